@@ -1,0 +1,118 @@
+"""The Python API behind the command line (and, later, the HTTP server).
+
+Each function does one user-level job and raises :class:`motiongpt2.errors.MotionGPT2Error` with one
+clear line for user mistakes.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from motiongpt2.errors import InputFileError, MotionGPT2Error
+
+RECIPES = ("cmu-humanml3d", "bandai-namco", "custom")
+
+
+def default_shared() -> Path:
+    """The real-data folder: ``$MOTIONGPT2_SHARED`` or ``../shared/data`` beside the checkout."""
+    env = os.environ.get("MOTIONGPT2_SHARED")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
+
+
+def default_cache() -> Path:
+    """Where prepared datasets go by default: ``$MOTIONGPT2_CACHE`` or ``~/.cache/motiongpt2``."""
+    return Path(os.environ.get("MOTIONGPT2_CACHE", Path.home() / ".cache" / "motiongpt2"))
+
+
+def make_plan(recipe: str, shared: Path | None = None, source: Path | None = None, captions: Path | None = None,
+              preset: str = "auto", map_file: Path | None = None, limit: int | None = None):
+    """Plan a ``prepare`` run (see :mod:`motiongpt2.data.recipes`)."""
+    from motiongpt2.data.recipes import bandai_namco, cmu_humanml3d, custom
+
+    if recipe in ("cmu-humanml3d", "bandai-namco"):
+        shared = shared or default_shared()
+        if not (shared / "mocap").is_dir():
+            raise InputFileError(shared, "no mocap/ folder here", "pass --shared pointing at the shared data folder")
+        plan = cmu_humanml3d.plan(shared) if recipe == "cmu-humanml3d" else bandai_namco.plan(shared)
+    elif recipe == "custom":
+        if source is None or captions is None:
+            raise MotionGPT2Error("recipe 'custom' needs --source (folder or archive of motion files) and --captions "
+                                  "(CSV or JSON)")
+        plan = custom.plan(source, captions, preset=preset, map_file=map_file)
+    else:
+        raise MotionGPT2Error(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+    if limit is not None:
+        plan.jobs = plan.jobs[:limit]
+        plan.meta["limited_to_sources"] = limit
+    return plan
+
+
+def prepare(recipe: str, out: Path, shared: Path | None = None, source: Path | None = None,
+            captions: Path | None = None, preset: str = "auto", map_file: Path | None = None,
+            workers: int | None = None, limit: int | None = None, mirror: bool = True, progress: bool = True,
+            command: str | None = None):
+    """Build a HumanML3D-layout dataset at ``out``; returns a :class:`~motiongpt2.data.prepare.PrepareReport`."""
+    from motiongpt2.data.prepare import PrepareConfig, run_plan
+
+    plan = make_plan(recipe, shared, source, captions, preset, map_file, limit)
+    cfg = PrepareConfig(out=Path(out), mirror=mirror)
+    if workers:
+        cfg.workers = workers
+    return run_plan(plan, cfg, command=command, progress=progress)
+
+
+def load_any_joints(path: Path, preset: str = "auto", map_file: Path | None = None, fps: float = 20.0):
+    """Joints ``(T, J, 3)`` float32 and their fps from a BVH/AMC file, a joints ``.npy`` ``(T, J, 3)`` or a
+    feature ``.npy`` ``(T, 263|251|623)`` (decoded with ``recover_from_ric``)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(path, "file not found", "check the path")
+    if path.suffix == ".npy":
+        try:
+            arr = np.load(path)
+        except (ValueError, OSError) as err:
+            raise InputFileError(path, f"not a readable .npy file ({err})", "pass a (T,J,3) joints or (T,D) features file") from None
+        if arr.ndim == 2:
+            from motiongpt2.motion.features import recover_from_ric
+            from motiongpt2.motion.skeleton import skeleton_for_dim
+
+            try:
+                skel = skeleton_for_dim(arr.shape[1])
+            except ValueError as err:
+                raise InputFileError(path, str(err), "pass HumanML3D/KIT/whole-body features or joints") from None
+            return recover_from_ric(arr.astype(np.float32)), skel.fps
+        if arr.ndim == 3 and arr.shape[2] == 3:
+            return arr.astype(np.float32), fps
+        raise InputFileError(path, f"array of shape {arr.shape} is neither (T,J,3) joints nor (T,D) features",
+                             "pass a joints or features .npy")
+    from motiongpt2.motion.io.load import load_joints
+
+    j = load_joints(path, preset=preset, map_file=map_file, fps=fps)
+    return j.positions, j.fps
+
+
+def render(inputs: list[Path], out: Path, fps: float | None = None, captions: list[str] | None = None,
+           preset: str = "auto", title: str | None = None) -> Path:
+    """Render one or several motions side by side to ``out`` (.mp4 / .gif / .png strip)."""
+    from motiongpt2.render import render_motion, render_strip
+
+    motions, rates = [], []
+    for p in inputs:
+        joints, native = load_any_joints(p, preset=preset)
+        motions.append(joints)
+        rates.append(native)
+    rate = fps or rates[0]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    arg = motions[0] if len(motions) == 1 else motions
+    if out.suffix.lower() == ".png":
+        render_strip(arg, out)
+    elif out.suffix.lower() in (".mp4", ".gif"):
+        render_motion(arg, out, fps=rate, title=title, captions=captions)
+    else:
+        raise MotionGPT2Error(f"{out}: unsupported output type — use .mp4, .gif or .png")
+    return out

@@ -1,0 +1,256 @@
+"""The ``prepare`` engine: execute a recipe's :class:`~motiongpt2.data.recipes.base.Plan` in parallel.
+
+For every source motion (a file, or a member of a ``.tar.*``/``.zip`` archive streamed once) a worker
+process loads and retargets it to the target skeleton at the target fps, cuts the planned clips,
+computes HumanML3D features and their recovered joints, and writes ``new_joint_vecs/<id>.npy`` and
+``new_joints/<id>.npy`` (plus the mirrored ``M<id>`` copy). The main process tags captions (POS),
+writes ``texts/``, the split files, ``Mean.npy``/``Std.npy`` (train split) and ``dataset.json`` with the
+sources, counts, licences, the command and every skipped input with its reason.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from motiongpt2.data.recipes.base import Caption, ClipSpec, Plan, SourceJob, chunk_ranges
+from motiongpt2.errors import MotionGPT2Error
+
+
+@dataclass
+class PrepareConfig:
+    """Settings of one ``prepare`` run.
+
+    ``max_len``/``min_len`` count feature rows (HumanML3D: 196 / 40 at 20 fps); a clip of ``n`` joint
+    frames gives ``n - 1`` feature rows.
+    """
+
+    out: Path
+    skeleton: str = "humanml3d"
+    fps: float = 20.0
+    max_len: int = 196
+    min_len: int = 40
+    workers: int = max(1, min(2, os.cpu_count() or 1))
+    mirror: bool = True
+
+
+@dataclass
+class ClipRecord:
+    """What a worker wrote for one clip (mirrored copies are separate records)."""
+
+    clip_id: str
+    split: str
+    n_rows: int
+    captions: list[Caption]
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class PrepareReport:
+    out: Path
+    clips: dict[str, int]
+    frames: int
+    seconds: float
+    sources: int
+    failures: list[str]
+    skipped: list[str]
+    elapsed_s: float
+
+
+# ----------------------------------------------------------------------------------------- worker
+def _load_positions(job: SourceJob, data: bytes | None, cfg: PrepareConfig) -> np.ndarray:
+    """Joint positions ``(T, J, 3)`` float32, metres, Y-up, at ``cfg.fps`` for one source."""
+    from motiongpt2.motion.io.load import load_joints
+
+    kwargs = dict(preset=job.preset, map_file=job.map_file, target=cfg.skeleton, fps=cfg.fps)
+    if job.asf is not None:
+        kwargs["asf"] = job.asf
+    if data is None:
+        return load_joints(job.path, **kwargs).positions
+    name = Path(job.member).name
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        joints = load_joints(path, **kwargs)
+    return joints.positions
+
+
+def _clip_ranges(clip: ClipSpec, n_frames: int, cfg: PrepareConfig) -> list[tuple[str, int, int]]:
+    """``[(clip_id, start, end), ...]`` in joint frames for one planned clip of a source of ``n_frames``."""
+    start = max(0, clip.start)
+    end = n_frames if clip.end is None else min(clip.end, n_frames)
+    if end - start - 1 < cfg.min_len:
+        return []
+    if not clip.chunk or end - start - 1 <= cfg.max_len:
+        return [(clip.clip_id, start, end)]
+    parts = chunk_ranges(end - start, cfg.max_len + 1, cfg.min_len + 1)
+    return [(f"{clip.clip_id}_{k:02d}", start + a, start + b) for k, (a, b) in enumerate(parts)]
+
+
+def _write_clip_arrays(out: Path, clip_id: str, positions: np.ndarray, skel) -> int:
+    from motiongpt2.motion.features import extract_features
+
+    feats, joints = extract_features(positions, skel)
+    if not (np.isfinite(feats).all() and np.isfinite(joints).all()):
+        raise ValueError("features contain NaN/Inf")
+    for folder, arr in (("new_joint_vecs", feats), ("new_joints", joints)):
+        dst = out / folder / f"{clip_id}.npy"
+        tmp = dst.with_suffix(".tmp.npy")
+        np.save(tmp, arr.astype(np.float32))
+        os.replace(tmp, dst)
+    return len(feats)
+
+
+def process_source(job: SourceJob, data: bytes | None, cfg: PrepareConfig) -> tuple[list[ClipRecord], list[str]]:
+    """Load one source, write all its clips; returns the records and one failure line per problem."""
+    from motiongpt2.motion.mirror import mirror_joints
+    from motiongpt2.motion.skeleton import get_skeleton
+    from motiongpt2.data.text import swap_left_right
+
+    skel = get_skeleton(cfg.skeleton)
+    records: list[ClipRecord] = []
+    failures: list[str] = []
+    try:
+        positions = _load_positions(job, data, cfg)
+    except MotionGPT2Error as err:
+        return [], [str(err)]
+    except Exception as err:  # a bug or an unforeseen file problem: report it, keep going
+        return [], [f"{job.display_name}: could not be read ({type(err).__name__}: {err}) — please report this file"]
+    mirrored = mirror_joints(positions, skel) if cfg.mirror else None
+    for clip in job.clips:
+        ranges = _clip_ranges(clip, len(positions), cfg)
+        if not ranges:
+            failures.append(f"{job.display_name}: clip {clip.clip_id} frames {clip.start}-{clip.end} gives fewer than "
+                            f"{cfg.min_len} frames (source has {len(positions)} at {cfg.fps:g} fps) — not used")
+            continue
+        for clip_id, a, b in ranges:
+            caps = clip.captions if (a, b) == (clip.start, clip.end) or not clip.chunk else \
+                [Caption(c.text, 0.0, 0.0, c.source) for c in clip.captions]
+            meta = dict(clip.meta, source=job.display_name, frames=[a, b])
+            try:
+                n = _write_clip_arrays(cfg.out, clip_id, positions[a:b], skel)
+                records.append(ClipRecord(clip_id, clip.split, n, caps, meta))
+                if mirrored is not None:
+                    n = _write_clip_arrays(cfg.out, "M" + clip_id, mirrored[a:b], skel)
+                    mcaps = clip.mirror_captions or [Caption(swap_left_right(c.text), c.start, c.end, c.source)
+                                                     for c in caps]
+                    records.append(ClipRecord("M" + clip_id, clip.split, n, mcaps, dict(meta, mirrored=True)))
+            except Exception as err:
+                failures.append(f"{job.display_name}: clip {clip_id} failed ({type(err).__name__}: {err}) — not used")
+    return records, failures
+
+
+# ----------------------------------------------------------------------------------------- feeding
+def _iter_inputs(jobs: list[SourceJob]):
+    """Yield ``(job, bytes | None)``: plain files as paths, archive members streamed once per archive."""
+    from motiongpt2.motion.io.archive import iter_archive
+
+    by_archive: dict[Path, dict[str, SourceJob]] = defaultdict(dict)
+    for job in jobs:
+        if job.member is None:
+            yield job, None
+        else:
+            by_archive[job.path][job.member] = job
+    for archive, wanted in by_archive.items():
+        for name, data in iter_archive(archive, wanted=set(wanted)):
+            yield wanted[name], data
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                              text=True, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def run_plan(plan: Plan, cfg: PrepareConfig, command: str | None = None, progress: bool = True) -> PrepareReport:
+    """Execute ``plan`` into ``cfg.out`` (HumanML3D layout) and return the counts."""
+    from motiongpt2.data import layout
+    from motiongpt2.data.text import tag_captions
+    from motiongpt2.motion.skeleton import get_skeleton
+
+    t0 = time.time()
+    out = cfg.out
+    for folder in ("new_joint_vecs", "new_joints", "texts"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    records: list[ClipRecord] = []
+    failures: list[str] = []
+    bar = tqdm(total=len(plan.jobs), desc=f"prepare {plan.name}", unit="file", disable=not progress, file=sys.stderr)
+    if cfg.workers <= 1:
+        for job, data in _iter_inputs(plan.jobs):
+            recs, fails = process_source(job, data, cfg)
+            records += recs
+            failures += fails
+            bar.update(1)
+    else:
+        with ProcessPoolExecutor(max_workers=cfg.workers, mp_context=get_context("fork")) as pool:
+            pending = set()
+            for job, data in _iter_inputs(plan.jobs):
+                pending.add(pool.submit(process_source, job, data, cfg))
+                if len(pending) >= 4 * cfg.workers:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        recs, fails = fut.result()
+                        records += recs
+                        failures += fails
+                        bar.update(1)
+            for fut in pending:
+                recs, fails = fut.result()
+                records += recs
+                failures += fails
+                bar.update(1)
+    bar.close()
+    records.sort(key=lambda r: r.clip_id)
+
+    # Texts (tagged in one batch), splits, normalisation statistics, metadata.
+    tags = tag_captions(sorted({c.text for r in records for c in r.captions}))
+    for r in records:
+        lines = [layout.TextEntry(c.text, tags[c.text], c.start, c.end) for c in r.captions]
+        layout.write_texts(out, r.clip_id, lines)
+    splits: dict[str, list[str]] = defaultdict(list)
+    for r in records:
+        splits[r.split].append(r.clip_id)
+    layout.write_splits(out, {k: splits.get(k, []) for k in ("train", "val", "test")})
+    skel = get_skeleton(cfg.skeleton)
+    train_ids = splits.get("train") or [r.clip_id for r in records]
+    if train_ids:
+        mean, std = layout.compute_mean_std((np.load(out / "new_joint_vecs" / f"{i}.npy") for i in train_ids), skel)
+        np.save(out / "Mean.npy", mean)
+        np.save(out / "Std.npy", std)
+    frames = sum(r.n_rows for r in records)
+    counts = {k: len(v) for k, v in sorted(splits.items())}
+    meta = dict(plan.meta)
+    meta.update({
+        "name": plan.name,
+        "skeleton": cfg.skeleton,
+        "feature_dim": skel.feature_dim,
+        "fps": cfg.fps,
+        "min_len": cfg.min_len,
+        "max_len": cfg.max_len,
+        "mirrored": cfg.mirror,
+        "normalisation": "Mean.npy/Std.npy from the train split, HumanML3D per-group std",
+        "counts": {"clips": len(records), **counts, "frames": frames, "seconds": round(frames / cfg.fps, 1),
+                   "source_files": len(plan.jobs)},
+        "caption_sources": dict(Counter(c.source for r in records for c in r.captions)),
+        "clips": {r.clip_id: r.meta for r in records},
+        "skipped": plan.skipped,
+        "failures": failures,
+        "command": command or " ".join(sys.argv),
+        "motiongpt2_commit": _git_commit(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+    layout.write_dataset_json(out, meta)
+    return PrepareReport(out=out, clips={"total": len(records), **counts}, frames=frames,
+                         seconds=frames / cfg.fps, sources=len(plan.jobs), failures=failures,
+                         skipped=plan.skipped, elapsed_s=time.time() - t0)

@@ -1,0 +1,152 @@
+"""Read motion files from folders and archives without extracting them to disk.
+
+* :func:`iter_members` — yield ``(member name, bytes)`` lazily from a folder, a ``.tar.xz`` /
+  ``.tar.gz`` / ``.tar.bz2`` / ``.tar`` archive or a ``.zip``, optionally filtered by suffix.
+* :func:`open_text` / :func:`read_bytes` — open a file, transparently decompressing ``.xz``,
+  ``.gz`` and ``.bz2``.
+
+Members are read one at a time (tar archives are streamed in order), so even the 80 MB
+Bandai-Namco archive never sits fully in memory.
+"""
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import tarfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from motiongpt2.errors import MotionFormatError
+
+_COMPRESSORS = {".xz": lzma.open, ".lzma": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}
+_TAR_SUFFIXES = (".tar", ".tar.xz", ".txz", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2")
+
+
+def strip_compression(name: str) -> str:
+    """``"a/b.bvh.xz"`` → ``"a/b.bvh"`` (only one compression suffix is removed)."""
+    for suf in _COMPRESSORS:
+        if name.lower().endswith(suf):
+            return name[: -len(suf)]
+    return name
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """All bytes of ``path``, decompressed when it ends in ``.xz``/``.lzma``/``.gz``/``.bz2``."""
+    path = Path(path)
+    opener = _COMPRESSORS.get(path.suffix.lower())
+    try:
+        if opener is None:
+            return path.read_bytes()
+        with opener(path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise MotionFormatError(path, "file not found", "check the path") from None
+    except (lzma.LZMAError, OSError, EOFError) as err:
+        raise MotionFormatError(path, f"cannot decompress ({err})",
+                                "the file is corrupt or not really compressed; re-download it") from None
+
+
+def open_text(path: str | Path, encoding: str = "utf-8") -> io.TextIOBase:
+    """Open ``path`` for reading text; ``.xz``/``.gz``/``.bz2`` are decompressed on the fly.
+
+    Undecodable bytes are replaced (``errors="replace"``); newlines are left as in the file
+    (``newline=""``), so callers see CRLF as ``"\\r\\n"``.
+    """
+    path = Path(path)
+    opener = _COMPRESSORS.get(path.suffix.lower())
+    if opener is None:
+        return open(path, encoding=encoding, errors="replace", newline="")
+    return opener(path, "rt", encoding=encoding, errors="replace", newline="")
+
+
+def is_archive(path: str | Path) -> bool:
+    """True for a ``.zip`` or a tar archive (by name)."""
+    name = str(path).lower()
+    return name.endswith(".zip") or name.endswith(_TAR_SUFFIXES)
+
+
+def _wanted(name: str, suffixes: tuple[str, ...] | None) -> bool:
+    if not suffixes:
+        return True
+    low = name.lower()
+    return any(low.endswith(s) or low.endswith(s + ".xz") for s in suffixes)
+
+
+def iter_members(source: str | Path, suffixes: Iterable[str] | None = (".bvh",),
+                 decompress: bool = True) -> Iterator[tuple[str, bytes]]:
+    """Yield ``(member name, bytes)`` for each motion file in a folder or archive, lazily.
+
+    Args:
+        source: a directory (walked recursively, sorted), a tar archive (``.tar``, ``.tar.xz``,
+            ``.tar.gz``, ``.tar.bz2``; streamed in archive order) or a ``.zip`` (sorted).
+        suffixes: keep only names ending in one of these (case-insensitive; ``X.xz`` also matches
+            suffix ``X``). ``None`` or empty keeps every regular file.
+        decompress: decompress single members ending in ``.xz``/``.gz``/``.bz2`` (the yielded name
+            keeps its suffix).
+
+    Member names are relative paths with ``/`` separators. Raises MotionFormatError for a
+    missing source or an unreadable archive.
+    """
+    source = Path(source)
+    sfx = tuple(s.lower() for s in suffixes) if suffixes else None
+
+    def _maybe_decompress(name: str, data: bytes) -> bytes:
+        if not decompress:
+            return data
+        low = name.lower()
+        try:
+            if low.endswith((".xz", ".lzma")):
+                return lzma.decompress(data)
+            if low.endswith(".gz") and not low.endswith(".tar.gz"):
+                return gzip.decompress(data)
+            if low.endswith(".bz2") and not low.endswith(".tar.bz2"):
+                return bz2.decompress(data)
+        except (lzma.LZMAError, OSError, EOFError) as err:
+            raise MotionFormatError(f"{source}!{name}", f"cannot decompress member ({err})",
+                                    "the archive member is corrupt") from None
+        return data
+
+    if source.is_dir():
+        for p in sorted(x for x in source.rglob("*") if x.is_file()):
+            rel = p.relative_to(source).as_posix()
+            if _wanted(rel, sfx):
+                yield rel, _maybe_decompress(rel, p.read_bytes())
+        return
+    if not source.exists():
+        raise MotionFormatError(source, "no such file or folder", "check the path")
+    name = source.name.lower()
+    if name.endswith(".zip"):
+        try:
+            zf = zipfile.ZipFile(source)
+        except zipfile.BadZipFile as err:
+            raise MotionFormatError(source, f"not a readable zip ({err})", "re-download the archive") from None
+        with zf:
+            for info in sorted(zf.infolist(), key=lambda i: i.filename):
+                if info.is_dir() or not _wanted(info.filename, sfx):
+                    continue
+                yield info.filename, _maybe_decompress(info.filename, zf.read(info))
+        return
+    if name.endswith(_TAR_SUFFIXES):
+        try:
+            tf = tarfile.open(source, "r:*")
+        except (tarfile.TarError, lzma.LZMAError, OSError) as err:
+            raise MotionFormatError(source, f"not a readable tar archive ({err})", "re-download the archive") from None
+        with tf:
+            try:
+                for info in tf:  # streamed: members are decompressed in archive order
+                    if not info.isfile() or not _wanted(info.name, sfx):
+                        continue
+                    fh = tf.extractfile(info)
+                    if fh is None:
+                        continue
+                    yield info.name, _maybe_decompress(info.name, fh.read())
+            except (tarfile.TarError, lzma.LZMAError, EOFError) as err:
+                raise MotionFormatError(source, f"archive is truncated or corrupt ({err})",
+                                        "re-download the archive") from None
+        return
+    # a single (possibly compressed) file
+    if _wanted(source.name, sfx):
+        yield source.name, read_bytes(source)
