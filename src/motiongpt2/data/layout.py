@@ -118,9 +118,13 @@ def write_clip(root: str | Path, clip_id: str, features: np.ndarray, joints: np.
     atomic_write_text(root / TEXTS_DIR / f"{clip_id}.txt", "".join(line + "\n" for line in lines))
 
 
-def write_text_file(root: str | Path, clip_id: str, entries: Iterable[TextEntry]) -> None:
+def write_texts(root: str | Path, clip_id: str, entries: Iterable[TextEntry | str]) -> None:
+    """Write (replace) ``texts/<clip_id>.txt`` atomically; plain strings are tagged (whole clip)."""
     lines = [format_text_line(e.caption, e.tokens, e.start, e.end) for e in _coerce_entries(entries)]
     atomic_write_text(Path(root) / TEXTS_DIR / f"{_check_id(clip_id)}.txt", "".join(s + "\n" for s in lines))
+
+
+write_text_file = write_texts
 
 
 def write_splits(root: str | Path, splits: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:

@@ -214,7 +214,8 @@ def run_plan(plan: Plan, cfg: PrepareConfig, command: str | None = None, progres
     records.sort(key=lambda r: r.clip_id)
 
     # Texts (tagged in one batch), splits, normalisation statistics, metadata.
-    tags = tag_captions(sorted({c.text for r in records for c in r.captions}))
+    texts = sorted({c.text for r in records for c in r.captions})
+    tags = dict(zip(texts, tag_captions(texts)))
     for r in records:
         lines = [layout.TextEntry(c.text, tags[c.text], c.start, c.end) for c in r.captions]
         layout.write_texts(out, r.clip_id, lines)

@@ -149,13 +149,14 @@ def parse_caption_line(line: str) -> TextEntry:
 
 # --------------------------------------------------------------------------- left/right mirroring
 _SWAP = {
-    "left": "right", "right": "left",
-    "clockwise": "counterclockwise",
+    "left": "right", "right": "left", "lefts": "rights", "rights": "lefts",
+    "leftward": "rightward", "rightward": "leftward", "leftwards": "rightwards", "rightwards": "leftwards",
+    "clockwise": "counterclockwise", "clock-wise": "counterclockwise",
     "counterclockwise": "clockwise", "counter-clockwise": "clockwise",
     "anticlockwise": "clockwise", "anti-clockwise": "clockwise",
 }
-_SWAP_RE = re.compile(r"(?<![A-Za-z-])(counter-clockwise|anti-clockwise|counterclockwise|anticlockwise|"
-                      r"clockwise|left|right)(?![A-Za-z])", re.IGNORECASE)
+_SWAP_RE = re.compile(r"(?<![A-Za-z-])(" + "|".join(sorted(map(re.escape, _SWAP), key=len, reverse=True))
+                      + r")(?![A-Za-z])", re.IGNORECASE)
 
 
 def _match_case(src: str, dst: str) -> str:
@@ -169,9 +170,11 @@ def _match_case(src: str, dst: str) -> str:
 def swap_left_right(caption: str) -> str:
     """Caption of the mirrored clip: swap whole words left↔right and clockwise↔counterclockwise.
 
-    Word-level (``leftover`` and ``upright`` are untouched), case-preserving (``Left`` → ``Right``,
-    ``LEFT`` → ``RIGHT``). ``counter-clockwise``, ``anticlockwise`` and ``anti-clockwise`` become
-    ``clockwise``, as in the official HumanML3D ``M`` captions.
+    Word-level (``leftover`` and ``upright`` are untouched — the official HumanML3D ``M`` captions used
+    substring replacement and contain "upleft"), case-preserving (``Left`` → ``Right``, ``LEFT`` →
+    ``RIGHT``); ``lefts``↔``rights``, ``leftward(s)``↔``rightward(s)``; ``clock-wise`` becomes ``counterclockwise`` and
+    ``counter-clockwise``, ``anticlockwise``, ``anti-clockwise`` become ``clockwise``, as in the official
+    ``M`` captions.
     """
     return _SWAP_RE.sub(lambda m: _match_case(m.group(0), _SWAP[m.group(0).lower()]), caption)
 
@@ -204,7 +207,7 @@ def load_spacy(model: str | None = None):
     nlp = None
     try:
         import spacy  # noqa: PLC0415
-    except ImportError:
+    except Exception:  # not installed, or broken by an incompatible dependency
         spacy = None
     if spacy is not None:
         for name in ([model] if model else SPACY_MODELS):

@@ -143,8 +143,15 @@ HUMANML3D = Skeleton(
 
 # --------------------------------------------------------------------------- KIT-ML (MMM 21)
 # Index conventions follow the official text-to-motion code (paramUtil.kit_kinematic_chain,
-# kit_raw_offsets, face_joint_indx = [11, 16, 5, 8], fid_r = [14, 15], fid_l = [19, 20],
-# l_idx1, l_idx2 = 17, 18). In that code joint 11.. is the *right* leg and 5.. the *right* arm.
+# kit_raw_offsets, face_joint_indx = [11, 16, 5, 8] as (r_hip, l_hip, r_shoulder, l_shoulder),
+# fid_r = [14, 15], fid_l = [19, 20], l_idx1, l_idx2 = 17, 18, feet threshold 0.05). That code
+# treats joints 11.. as the *right* leg and 5.. as the *right* arm, and the feature vector's foot
+# contacts are ordered (fid_l, fid_r) = ((19, 20), (14, 15)); the names below follow that
+# (geometric) convention so that "left" means the same thing as for HumanML3D features.
+# NOTE: the MMM / TEMOS joint list names the same indices the other way round
+# ("LS", "LE", "LW", "RS", ... "LH", "LK", "LA", "LMrot", "LF", "RH", ...): index 5 is MMM's
+# *LS* and 11 MMM's *LH*. The KIT-ML xyz export is presumably a reflection of the MMM frame; only
+# the indices matter for the features.
 _KIT_NAMES = (
     "root", "BP", "BT", "BLN", "BUN", "RS", "RE", "RW", "LS", "LE", "LW",
     "RH", "RK", "RA", "RMrot", "RF", "LH", "LK", "LA", "LMrot", "LF",
@@ -155,7 +162,9 @@ _KIT_RAW = np.array([
     [0, 0, 0], [0, 1, 0], [0, 1, 0], [0, 1, 0], [0, 1, 0], [1, 0, 0], [0, -1, 0], [0, -1, 0],
     [-1, 0, 0], [0, -1, 0], [0, -1, 0], [1, 0, 0], [0, -1, 0], [0, -1, 0], [0, 0, 1], [0, 0, 1],
     [-1, 0, 0], [0, -1, 0], [0, -1, 0], [0, 0, 1], [0, 0, 1]], dtype=np.float64)
-# Typical adult MMM bone lengths in millimetres (KIT-ML units).
+# Typical adult MMM bone lengths in millimetres (KIT-ML units). NOT the official target: the official
+# KIT-ML uniform skeleton takes its offsets from clip "03950_gt" of the KIT-ML joints, which is not
+# available here; replace these with that clip's bone lengths for bit-compatible KIT features.
 _KIT_LENGTHS = np.array([
     0.0, 40.0, 230.0, 240.0, 160.0, 190.0, 280.0, 250.0, 190.0, 280.0, 250.0,
     95.0, 420.0, 420.0, 60.0, 110.0, 95.0, 420.0, 420.0, 60.0, 110.0], dtype=np.float64)
@@ -173,7 +182,9 @@ KIT = Skeleton(
     leg=(17, 18),
     fps=12.5,
     unit="mm",
-    feet_threshold=5112.0,  # HumanML3D's 0.002 m²/frame² at 20 fps expressed in mm²/frame² at 12.5 fps
+    # Official value (motion_process.py calls process_file(source_data, 0.05) for KIT-ML). The data
+    # is in millimetres, so this only flags (nearly) motionless feet; kept for feature compatibility.
+    feet_threshold=0.05,
     mirror=tuple([0, 1, 2, 3, 4, 8, 9, 10, 5, 6, 7, 16, 17, 18, 19, 20, 11, 12, 13, 14, 15]),
 )
 
