@@ -68,7 +68,9 @@ def is_archive(path: str | Path) -> bool:
     return name.endswith(".zip") or name.endswith(_TAR_SUFFIXES)
 
 
-def _wanted(name: str, suffixes: tuple[str, ...] | None) -> bool:
+def _wanted(name: str, suffixes: tuple[str, ...] | None, names: set[str] | None = None) -> bool:
+    if names is not None and name not in names:
+        return False
     if not suffixes:
         return True
     low = name.lower()
@@ -76,7 +78,7 @@ def _wanted(name: str, suffixes: tuple[str, ...] | None) -> bool:
 
 
 def iter_members(source: str | Path, suffixes: Iterable[str] | None = (".bvh",),
-                 decompress: bool = True) -> Iterator[tuple[str, bytes]]:
+                 decompress: bool = True, names: set[str] | None = None) -> Iterator[tuple[str, bytes]]:
     """Yield ``(member name, bytes)`` for each motion file in a folder or archive, lazily.
 
     Args:
@@ -86,6 +88,7 @@ def iter_members(source: str | Path, suffixes: Iterable[str] | None = (".bvh",),
             suffix ``X``). ``None`` or empty keeps every regular file.
         decompress: decompress single members ending in ``.xz``/``.gz``/``.bz2`` (the yielded name
             keeps its suffix).
+        names: if given, only these member names are read (others are skipped unread).
 
     Member names are relative paths with ``/`` separators. Raises MotionFormatError for a
     missing source or an unreadable archive.
@@ -112,7 +115,7 @@ def iter_members(source: str | Path, suffixes: Iterable[str] | None = (".bvh",),
     if source.is_dir():
         for p in sorted(x for x in source.rglob("*") if x.is_file()):
             rel = p.relative_to(source).as_posix()
-            if _wanted(rel, sfx):
+            if _wanted(rel, sfx, names):
                 yield rel, _maybe_decompress(rel, p.read_bytes())
         return
     if not source.exists():
@@ -125,7 +128,7 @@ def iter_members(source: str | Path, suffixes: Iterable[str] | None = (".bvh",),
             raise MotionFormatError(source, f"not a readable zip ({err})", "re-download the archive") from None
         with zf:
             for info in sorted(zf.infolist(), key=lambda i: i.filename):
-                if info.is_dir() or not _wanted(info.filename, sfx):
+                if info.is_dir() or not _wanted(info.filename, sfx, names):
                     continue
                 yield info.filename, _maybe_decompress(info.filename, zf.read(info))
         return
@@ -137,7 +140,7 @@ def iter_members(source: str | Path, suffixes: Iterable[str] | None = (".bvh",),
         with tf:
             try:
                 for info in tf:  # streamed: members are decompressed in archive order
-                    if not info.isfile() or not _wanted(info.name, sfx):
+                    if not info.isfile() or not _wanted(info.name, sfx, names):
                         continue
                     fh = tf.extractfile(info)
                     if fh is None:
@@ -148,5 +151,32 @@ def iter_members(source: str | Path, suffixes: Iterable[str] | None = (".bvh",),
                                         "re-download the archive") from None
         return
     # a single (possibly compressed) file
-    if _wanted(source.name, sfx):
+    if _wanted(source.name, sfx, names):
         yield source.name, read_bytes(source)
+
+
+def iter_member_names(source: str | Path) -> list[str]:
+    """Names of every regular file in a folder (relative, sorted) or archive (archive order for tar,
+    sorted for zip), without reading their contents into memory at once."""
+    source = Path(source)
+    if source.is_dir():
+        return sorted(p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file())
+    if not source.exists():
+        raise MotionFormatError(source, "no such file or folder", "check the path")
+    low = source.name.lower()
+    try:
+        if low.endswith(".zip"):
+            with zipfile.ZipFile(source) as zf:
+                return sorted(i.filename for i in zf.infolist() if not i.is_dir())
+        if low.endswith(_TAR_SUFFIXES):
+            with tarfile.open(source, "r:*") as tf:
+                return [m.name for m in tf if m.isfile()]
+    except (zipfile.BadZipFile, tarfile.TarError, lzma.LZMAError, OSError, EOFError) as err:
+        raise MotionFormatError(source, f"not a readable archive ({err})", "re-download the archive") from None
+    return [source.name]
+
+
+def iter_archive(source: str | Path, wanted: set[str] | None = None) -> Iterator[tuple[str, bytes]]:
+    """Yield ``(member name, raw bytes)`` for the members named in ``wanted`` (all files if None),
+    streaming the archive once. Member bytes are returned as stored (``*.bvh.xz`` stays compressed)."""
+    yield from iter_members(source, suffixes=None, decompress=False, names=wanted)
