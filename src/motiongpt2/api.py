@@ -20,7 +20,7 @@ def default_shared() -> Path:
     env = os.environ.get("MOTIONGPT2_SHARED")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
+    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def default_cache() -> Path:
@@ -47,6 +47,8 @@ def make_plan(recipe: str, shared: Path | None = None, source: Path | None = Non
         raise MotionGPT2Error(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
     if limit is not None:
         plan.jobs = plan.jobs[:limit]
+        kept = {str(j.path) for j in plan.jobs}
+        plan.skipped = [line for line in plan.skipped if line.split(":", 1)[0] in kept]
         plan.meta["limited_to_sources"] = limit
     return plan
 
