@@ -130,7 +130,7 @@ def process_source(job: SourceJob, data: bytes | None, cfg: PrepareConfig) -> tu
     for clip in job.clips:
         ranges = _clip_ranges(clip, len(positions), cfg)
         if not ranges:
-            failures.append(f"{job.display_name}: clip {clip.clip_id} frames {clip.start}-{clip.end} gives fewer than "
+            failures.append(f"{job.display_name}: clip {clip.clip_id} frames {clip.start}-{'end' if clip.end is None else clip.end} gives fewer than "
                             f"{cfg.min_len} frames (source has {len(positions)} at {cfg.fps:g} fps) — not used")
             continue
         for clip_id, a, b in ranges:
