@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from scipy.ndimage import gaussian_filter1d
 
 from motiongpt2.motion.features import (
     extract_features, feature_slices, foot_contacts, normalize_positions, recover_from_ric,
     recover_root_rot_pos,
 )
 from motiongpt2.motion.mirror import mirror_features, mirror_joints
-from motiongpt2.motion.quaternion import axis_angle_to_quaternion, identity_quaternion, yaw_quaternion
+from motiongpt2.motion.quaternion import axis_angle_to_quaternion, identity_quaternion
 from motiongpt2.motion.skeleton import HUMANML3D, KIT, WHOLEBODY, Skeleton
+from motiongpt2.motion.synthetic import synthetic_walk
 from motiongpt2.motion.uniform import (
     bone_offsets, forward_direction, forward_kinematics, inverse_kinematics, uniform_skeleton,
 )
@@ -36,21 +36,7 @@ def unit(skel: Skeleton) -> float:
 
 def synth_motion(skel: Skeleton, T: int = 120, seed: int = 0, turn_rate: float = 1.2,
                  speed: float = 1.1, bone_scale: float = 1.08) -> np.ndarray:
-    """``(T, J, 3)`` walking-like motion: smooth random joint rotations (≤ ~0.6 rad), root moving at
-    ``speed`` m/s along a heading that turns at ``turn_rate`` rad/s, bones ``bone_scale`` × target ± 5 %."""
-    rng = np.random.default_rng(seed)
-    J = skel.n_joints
-    aa = np.clip(gaussian_filter1d(rng.normal(size=(T, J, 3)), 4, axis=0) * 2.0, -0.6, 0.6)
-    q = axis_angle_to_quaternion(aa)
-    t = np.arange(T) / skel.fps
-    yaw = 0.7 + turn_rate * t
-    q[:, 0] = yaw_quaternion(yaw)
-    step = speed * unit(skel) / skel.fps
-    root = np.stack([0.4 * unit(skel) + np.cumsum(step * np.sin(yaw)),
-                     0.95 * unit(skel) + 0.03 * unit(skel) * np.sin(2 * np.pi * t),
-                     -0.3 * unit(skel) + np.cumsum(step * np.cos(yaw))], axis=-1)
-    lengths = skel.bone_lengths * bone_scale * (1 + 0.05 * rng.normal(size=J))
-    return forward_kinematics(q, root, skel, skel.raw_offsets * lengths[:, None])
+    return synthetic_walk(skel, T=T, seed=seed, turn_rate=turn_rate, speed=speed, bone_scale=bone_scale)
 
 
 def reference_positions(positions: np.ndarray, skel: Skeleton, uniform: bool = True) -> np.ndarray:

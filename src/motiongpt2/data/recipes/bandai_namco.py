@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 import tarfile
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 
 from motiongpt2.data.recipes.base import Caption, ClipSpec, Plan, SourceJob, stable_fraction
