@@ -111,10 +111,33 @@ def render(inputs: list[Path], out: Path, fps: float | None = None, captions: li
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     arg = motions[0] if len(motions) == 1 else motions
-    if out.suffix.lower() == ".png":
+    if out.suffix.lower() == ".html":
+        from motiongpt2.render.html import write_html_viewer
+
+        write_html_viewer(motions, out, fps=rate, captions=captions, title=title)
+    elif out.suffix.lower() == ".png":
         render_strip(arg, out)
     elif out.suffix.lower() in (".mp4", ".gif"):
         render_motion(arg, out, fps=rate, title=title, captions=captions)
     else:
-        raise MotionGPT2Error(f"{out}: unsupported output type — use .mp4, .gif or .png")
+        raise MotionGPT2Error(f"{out}: unsupported output type — use .mp4, .gif, .png or .html")
     return out
+
+
+def export(input: Path, out: Path, preset: str = "auto", fps: float | None = None, **options) -> dict:
+    """Export a motion (BVH/AMC, joints or features .npy) to BVH, SMPL-style .npz, joints .npy or JSON.
+
+    Returns the exporter's summary (path, format, frames, fps, and for BVH the max re-import error in m).
+    """
+    from motiongpt2.render.export import EXPORT_FORMATS, export_motion
+
+    out = Path(out)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in EXPORT_FORMATS:
+        raise MotionGPT2Error(f"{out}: unsupported export type — use one of .{', .'.join(EXPORT_FORMATS)}")
+    joints, native = load_any_joints(Path(input), preset=preset)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return export_motion(joints, out, fps=fps or native, **options)
+    except ValueError as err:
+        raise MotionGPT2Error(f"{input}: cannot export ({err})") from None

@@ -80,18 +80,41 @@ def prepare(
 @user_errors
 def render(
     inputs: List[Path] = typer.Argument(..., help="Motions: BVH/AMC files, joints .npy (T,J,3) or features .npy (T,263|251|623)"),
-    out: Path = typer.Option(..., "--out", "-o", help="Output .mp4, .gif, or .png (a strip of key frames)"),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .mp4, .gif, .png (a strip of key frames) or .html (interactive 3D viewer)"),
     fps: Optional[float] = typer.Option(None, help="Frames per second of the video [default: the motion's]"),
     caption: Optional[List[str]] = typer.Option(None, help="Caption per motion (repeat the option)"),
     preset: str = typer.Option("auto", help="Skeleton preset for BVH/AMC inputs"),
     title: Optional[str] = typer.Option(None, help="Title above the figure"),
+    html: bool = typer.Option(False, "--html", help="Also write an interactive viewer next to the video (same stem, .html)"),
 ):
     """Draw motions as stick figures (several side by side) with the floor and root trajectory.
 
     Example: [bold]motiongpt2 render data/cmu/new_joints/004041.npy --out 004041.mp4[/]
+    (use [bold]--out clip.html[/] for a self-contained interactive viewer, [bold]--html[/] to write both)
     """
     path = api.render(list(inputs), out, fps=fps, captions=caption, preset=preset, title=title)
     console.print(f"[bold green]wrote[/] {path}")
+    if html and path.suffix != ".html":
+        page = api.render(list(inputs), path.with_suffix(".html"), fps=fps, captions=caption, preset=preset, title=title)
+        console.print(f"[bold green]wrote[/] {page}")
+
+
+@app.command()
+@user_errors
+def export(
+    input: Path = typer.Argument(..., help="Motion: BVH/AMC, joints .npy (T,J,3) or features .npy (T,263|623|251)"),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .bvh, .npz (SMPL-style axis-angle + trans), .npy or .json"),
+    preset: str = typer.Option("auto", help="Skeleton preset for BVH/AMC inputs"),
+    fps: Optional[float] = typer.Option(None, help="Frame rate written [default: the motion's]"),
+):
+    """Export motion for Blender, Unity and your own body models (BVH with joint rotations, SMPL-style .npz).
+
+    Example: [bold]motiongpt2 export data/cmu/new_joint_vecs/004041.npy --out 004041.bvh[/]
+    """
+    info = api.export(input, out, preset=preset, fps=fps)
+    extra = f", max re-import error {info['max_error'] * 1000:.3f} mm" if info.get("max_error") is not None else ""
+    console.print(f"[bold green]wrote[/] {info['path']} ({info['frames']} frames at {info['fps']:g} fps{extra})",
+                  highlight=False)
 
 
 @app.command("convert")
