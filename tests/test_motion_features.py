@@ -7,7 +7,6 @@ the target skeleton so that the uniform-skeleton step has work to do.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -231,15 +230,12 @@ def test_foot_contacts_planted_and_swinging():
     np.testing.assert_array_equal(np.concatenate([fl, fr], -1), feet)
 
 
-# --------------------------------------------------------------------------- speed
-def test_extraction_speed_2000_frames():
+# --------------------------------------------------------------------------- long clips (speed: benchmarks/)
+def test_extraction_of_a_long_clip():
     pos = synth_motion(HUMANML3D, T=2000, seed=7)
-    extract_features(pos[:10])  # warm-up
-    t0 = time.perf_counter()
     feats, joints = extract_features(pos)
-    dt = time.perf_counter() - t0
-    assert feats.shape == (1999, 263)
-    assert dt < 1.0, f"2000-frame extraction took {dt:.2f} s"
+    assert feats.shape == (1999, 263) and np.isfinite(feats).all()
+    assert np.abs(joints - reference_positions(pos, HUMANML3D)[:-1]).max() < 1e-4
 
 
 # --------------------------------------------------------------------------- (h) real data

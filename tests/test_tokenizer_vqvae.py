@@ -1,7 +1,6 @@
 """MotionVQVAE: shapes, lengths and masks, batch invariance, errors, gradients, overfitting, losses."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -132,7 +131,6 @@ def test_tiny_config_overfits_smooth_sequences():
     phase = torch.rand(2, 1, 263) * 6.28
     x = torch.sin(2 * torch.pi * freq * t[None, :, None] + phase)      # 2 smooth sequences
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=0.0)
-    start = time.time()
     first = last = None
     for _ in range(cfg.train.max_iters):
         recon, _, commit, stats = model(x)
@@ -143,7 +141,6 @@ def test_tiny_config_overfits_smooth_sequences():
         first = rec.item() if first is None else first
         last = rec.item()
     assert first / last > 5, f"loss only fell from {first:.4f} to {last:.4f}"
-    assert time.time() - start < 60
 
 
 # ------------------------------------------------------------------------------ losses

@@ -12,7 +12,7 @@ import numpy as np
 
 from motiongpt2.errors import InputFileError, MotionGPT2Error
 
-RECIPES = ("cmu-humanml3d", "bandai-namco", "custom")
+RECIPES = ("cmu-humanml3d", "bandai-namco", "wholebody-composite", "custom")
 
 
 def default_shared() -> Path:
@@ -31,13 +31,18 @@ def default_cache() -> Path:
 def make_plan(recipe: str, shared: Path | None = None, source: Path | None = None, captions: Path | None = None,
               preset: str = "auto", map_file: Path | None = None, limit: int | None = None):
     """Plan a ``prepare`` run (see :mod:`motiongpt2.data.recipes`)."""
-    from motiongpt2.data.recipes import bandai_namco, cmu_humanml3d, custom
+    from motiongpt2.data.recipes import bandai_namco, cmu_humanml3d, custom, wholebody_composite
 
-    if recipe in ("cmu-humanml3d", "bandai-namco"):
+    if recipe in ("cmu-humanml3d", "bandai-namco", "wholebody-composite"):
         shared = shared or default_shared()
         if not (shared / "mocap").is_dir():
             raise InputFileError(shared, "no mocap/ folder here", "pass --shared pointing at the shared data folder")
-        plan = cmu_humanml3d.plan(shared) if recipe == "cmu-humanml3d" else bandai_namco.plan(shared)
+        if recipe == "cmu-humanml3d":
+            plan = cmu_humanml3d.plan(shared)
+        elif recipe == "bandai-namco":
+            plan = bandai_namco.plan(shared)
+        else:
+            plan = wholebody_composite.plan(shared)
     elif recipe == "custom":
         if source is None or captions is None:
             raise MotionGPT2Error("recipe 'custom' needs --source (folder or archive of motion files) and --captions "
@@ -62,6 +67,13 @@ def prepare(recipe: str, out: Path, shared: Path | None = None, source: Path | N
 
     plan = make_plan(recipe, shared, source, captions, preset, map_file, limit)
     cfg = PrepareConfig(out=Path(out), mirror=mirror)
+    if recipe == "wholebody-composite":
+        from motiongpt2.data.recipes.wholebody_composite import hands_archive
+        from motiongpt2.motion.hands import load_hand_bank
+
+        cfg.skeleton = "wholebody"
+        cfg.hands = load_hand_bank(hands_archive(shared or default_shared()), fps=cfg.fps)
+        plan.meta["hand_clips"] = cfg.hands.sources
     if workers:
         cfg.workers = workers
     return run_plan(plan, cfg, command=command, progress=progress)

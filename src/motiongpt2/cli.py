@@ -54,7 +54,7 @@ def _print_report(report) -> None:
 @app.command()
 @user_errors
 def prepare(
-    recipe: str = typer.Argument(..., help="cmu-humanml3d | bandai-namco | custom"),
+    recipe: str = typer.Argument(..., help="cmu-humanml3d | bandai-namco | wholebody-composite | custom"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output dataset folder [default: ~/.cache/motiongpt2/datasets/RECIPE]"),
     shared: Optional[Path] = typer.Option(None, help="Shared data folder (holds mocap/ and annotations/) [default: ../shared/data]"),
     source: Optional[Path] = typer.Option(None, help="custom: folder, .zip or .tar.* of BVH / ASF+AMC / joints .npy files"),

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from motiongpt2.data.recipes.base import Caption, ClipSpec, Plan, SourceJob, chunk_ranges
 from motiongpt2.errors import MotionGPT2Error
+from motiongpt2.motion.hands import HandBank, attach_canonical_hands
 
 
 @dataclass
@@ -42,6 +43,7 @@ class PrepareConfig:
     min_len: int = 40
     workers: int = max(1, min(2, os.cpu_count() or 1))
     mirror: bool = True
+    hands: "HandBank | None" = None  # composite whole-body: real finger clips attached to every body clip
 
 
 @dataclass
@@ -72,7 +74,8 @@ def _load_positions(job: SourceJob, data: bytes | None, cfg: PrepareConfig) -> n
     """Joint positions ``(T, J, 3)`` float32, metres, Y-up, at ``cfg.fps`` for one source."""
     from motiongpt2.motion.io.load import load_joints
 
-    kwargs = dict(preset=job.preset, map_file=job.map_file, target=cfg.skeleton, fps=cfg.fps)
+    body_target = "humanml3d" if cfg.hands is not None else cfg.skeleton
+    kwargs = dict(preset=job.preset, map_file=job.map_file, target=body_target, fps=cfg.fps)
     if job.asf is not None:
         kwargs["asf"] = job.asf
     if data is None:
@@ -126,7 +129,6 @@ def process_source(job: SourceJob, data: bytes | None, cfg: PrepareConfig) -> tu
         return [], [str(err)]
     except Exception as err:  # a bug or an unforeseen file problem: report it, keep going
         return [], [f"{job.display_name}: could not be read ({type(err).__name__}: {err}) — please report this file"]
-    mirrored = mirror_joints(positions, skel) if cfg.mirror else None
     for clip in job.clips:
         ranges = _clip_ranges(clip, len(positions), cfg)
         if not ranges:
@@ -138,10 +140,15 @@ def process_source(job: SourceJob, data: bytes | None, cfg: PrepareConfig) -> tu
                 [Caption(c.text, 0.0, 0.0, c.source) for c in clip.captions]
             meta = dict(clip.meta, source=job.display_name, frames=[a, b])
             try:
-                n = _write_clip_arrays(cfg.out, clip_id, positions[a:b], skel)
+                pos = positions[a:b]
+                if cfg.hands is not None:
+                    left, right = (cfg.hands.sample(side, b - a, clip_id) for side in ("left", "right"))
+                    pos = attach_canonical_hands(pos, left, right)
+                    meta["hands"] = "composite: ManipNet fingers attached at the wrists"
+                n = _write_clip_arrays(cfg.out, clip_id, pos, skel)
                 records.append(ClipRecord(clip_id, clip.split, n, caps, meta))
-                if mirrored is not None:
-                    n = _write_clip_arrays(cfg.out, "M" + clip_id, mirrored[a:b], skel)
+                if cfg.mirror:
+                    n = _write_clip_arrays(cfg.out, "M" + clip_id, mirror_joints(pos, skel), skel)
                     mcaps = clip.mirror_captions or [Caption(swap_left_right(c.text), c.start, c.end, c.source)
                                                      for c in caps]
                     records.append(ClipRecord("M" + clip_id, clip.split, n, mcaps, dict(meta, mirrored=True)))
