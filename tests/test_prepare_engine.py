@@ -12,6 +12,7 @@ from motiongpt2 import api
 from motiongpt2.cli import app
 from motiongpt2.data.readers import open_dataset, validate_dataset
 from motiongpt2.motion.synthetic import synthetic_walk
+from motiongpt2.render.export import export_motion
 
 runner = CliRunner()
 
@@ -24,6 +25,7 @@ def custom_source(tmp_path_factory):
     np.save(root / "walk_b.npy", synthetic_walk(T=120, seed=2, turn_rate=-0.8).astype(np.float32))
     np.save(root / "long_c.npy", synthetic_walk(T=500, seed=3).astype(np.float32))
     np.save(root / "nocap.npy", synthetic_walk(T=80, seed=4).astype(np.float32))
+    export_motion(synthetic_walk(T=100, seed=5), root / "exported.bvh", fps=20.0)  # our own BVH re-imports
     (root / "broken.bvh").write_text("HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0 0\n  CHANNELS 6 Xposition Yposition "
                                      "Zposition Zrotation Xrotation Yrotation\n}\nMOTION\nFrames: 3\nFrame Time: 0.05\n"
                                      "0 0 0 0 0 0\n")
@@ -33,7 +35,8 @@ def custom_source(tmp_path_factory):
                         "walk_a.npy,someone walks in a curve,train\n"
                         "walk_b.npy,a person walks turning right,test\n"
                         "long_c.npy,a person walks for a long time,train\n"
-                        "broken.bvh,this file is truncated,train\n")
+                        "broken.bvh,this file is truncated,train\n"
+                        "exported.bvh,a person walks and turns,train\n")
     return root, captions
 
 
@@ -41,9 +44,10 @@ def test_prepare_custom_writes_a_valid_humanml3d_layout(custom_source, tmp_path)
     src, captions = custom_source
     out = tmp_path / "ds"
     rep = api.prepare("custom", out, source=src, captions=captions, workers=2, progress=False)
-    # walk_a, walk_b, long_c → 3 chunks; each mirrored
-    assert rep.clips["total"] == 2 * (1 + 1 + 3)
-    assert rep.clips["test"] == 2 and rep.clips["train"] == 8
+    # walk_a, walk_b, long_c → 3 chunks, exported.bvh; each mirrored
+    assert rep.clips["total"] == 2 * (1 + 1 + 3 + 1)
+    assert rep.clips["test"] == 2 and rep.clips["train"] == 10
+    assert np.load(out / "new_joint_vecs" / "exported.npy").shape == (99, 263)
     assert any("broken.bvh" in f and "truncated" in f.lower() or "broken.bvh" in f for f in rep.failures)
     assert any("nocap.npy" in s and "no caption" in s for s in rep.skipped)
     ids = sorted(p.stem for p in (out / "new_joint_vecs").glob("*.npy"))
@@ -58,11 +62,11 @@ def test_prepare_custom_writes_a_valid_humanml3d_layout(custom_source, tmp_path)
     assert "to the right" in (out / "texts" / "Mwalk_a.txt").read_text()
     assert np.load(out / "Mean.npy").shape == (263,) and (np.load(out / "Std.npy") > 0).all()
     meta = json.loads((out / "dataset.json").read_text())
-    assert meta["counts"]["clips"] == 10 and meta["failures"] and meta["skipped"] and meta["command"]
+    assert meta["counts"]["clips"] == 12 and meta["failures"] and meta["skipped"] and meta["command"]
     report = validate_dataset(out)
     assert report.ok, report.lines()
     ds = open_dataset(out, split="train")
-    assert len(ds) == 8 and ds[0].features.shape[1] == 263
+    assert len(ds) == 10 and ds[0].features.shape[1] == 263
 
 
 def test_mirrored_clip_is_the_mirror_of_the_original(custom_source, tmp_path):
