@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SHARED ?= ../shared/data
 CACHE ?= $(HOME)/.cache/motiongpt2
 
-.PHONY: venv install dev demo test bench clean
+.PHONY: venv install dev demo test bench examples clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -34,3 +34,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache
+
+examples: install
+	$(BIN)/python scripts/render_examples.py

@@ -1,4 +1,4 @@
-"""Benchmark: export time per format and HTML viewer time per second of motion.
+"""Benchmark: stick-figure video, HTML viewer and export time per second of motion.
 
 Times (median of 5) for a HumanML3D (22 joints) and a whole-body (52 joints) motion: BVH (solve +
 write), SMPL-style npz, joints npy/json, and the HTML viewer (page build + write; optionally also
@@ -24,6 +24,7 @@ from _report import write_section
 from motiongpt2.motion.skeleton import HUMANML3D, WHOLEBODY
 from motiongpt2.render.export import export_motion, synthetic_motion
 from motiongpt2.render.export_bvh import write_bvh
+from motiongpt2.render.stick import render_motion
 
 
 def timed(fn, n: int = 5) -> float:
@@ -60,9 +61,12 @@ def main() -> None:
             "| --- | --- | ---: | ---: | ---: |"]
     for skel in (HUMANML3D, WHOLEBODY):
         pos = synthetic_motion(skel, seconds=args.seconds, fps=args.fps, seed=0)
-        for fmt in ("bvh", "npz", "npy", "json", "html"):
+        for fmt in ("mp4", "bvh", "npz", "npy", "json", "html"):
             out = tmp / f"{skel.name}.{fmt}"
-            dt = timed(lambda pos=pos, out=out: export_motion(pos, out, fps=args.fps))
+            if fmt == "mp4":  # the stick-figure video (render_motion), 480x480
+                dt = timed(lambda pos=pos, out=out: render_motion(pos, out, fps=args.fps, progress=False), n=3)
+            else:
+                dt = timed(lambda pos=pos, out=out: export_motion(pos, out, fps=args.fps))
             rows.append(f"| {skel.name} ({skel.n_joints}) | {fmt} | {dt * 1e3:.1f} | {dt * 1e3 / args.seconds:.2f} | "
                         f"{out.stat().st_size / 1024:.0f} |")
             if fmt == "html" and args.browser:
@@ -83,7 +87,7 @@ def main() -> None:
                  f"error {err * 1e3:.4f} mm; joints with position channels: "
                  f"{', '.join(n for n, c in zip(exp.names, exp.position_channels) if c)}.")
     print(body)
-    write_section("Export", "python benchmarks/export.py " + " ".join(sys.argv[1:]), body)
+    write_section("Render and export", "python benchmarks/export.py " + " ".join(sys.argv[1:]), body)
     shutil.rmtree(tmp, ignore_errors=True)
 
 
