@@ -9,6 +9,10 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# One thread: on a small, busy CI machine multi-threaded small convolutions are many times slower.
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from motiongpt2.errors import InputFileError, MotionGPT2Error
 
-RECIPES = ("cmu-humanml3d", "bandai-namco", "wholebody-composite", "custom")
+RECIPES = ("cmu-humanml3d", "bandai-namco", "real-body", "wholebody-composite", "custom")
 
 
 def default_shared() -> Path:
@@ -33,7 +33,7 @@ def make_plan(recipe: str, shared: Path | None = None, source: Path | None = Non
     """Plan a ``prepare`` run (see :mod:`motiongpt2.data.recipes`)."""
     from motiongpt2.data.recipes import bandai_namco, cmu_humanml3d, custom, wholebody_composite
 
-    if recipe in ("cmu-humanml3d", "bandai-namco", "wholebody-composite"):
+    if recipe in ("cmu-humanml3d", "bandai-namco", "real-body", "wholebody-composite"):
         shared = shared or default_shared()
         if not (shared / "mocap").is_dir():
             raise InputFileError(shared, "no mocap/ folder here", "pass --shared pointing at the shared data folder")
@@ -41,6 +41,12 @@ def make_plan(recipe: str, shared: Path | None = None, source: Path | None = Non
             plan = cmu_humanml3d.plan(shared)
         elif recipe == "bandai-namco":
             plan = bandai_namco.plan(shared)
+        elif recipe == "real-body":
+            from motiongpt2.data.recipes.base import merge_plans
+
+            plan = merge_plans("real-body", [cmu_humanml3d.plan(shared), bandai_namco.plan(shared)],
+                               {"recipe": "real-body", "description": "all real body mocap: CMU (HumanML3D/KIT-ML "
+                                "captions) + Bandai-Namco (label captions), 263-dim"})
         else:
             plan = wholebody_composite.plan(shared)
     elif recipe == "custom":

@@ -54,7 +54,7 @@ def _print_report(report) -> None:
 @app.command()
 @user_errors
 def prepare(
-    recipe: str = typer.Argument(..., help="cmu-humanml3d | bandai-namco | wholebody-composite | custom"),
+    recipe: str = typer.Argument(..., help="cmu-humanml3d | bandai-namco | real-body (both) | wholebody-composite | custom"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output dataset folder [default: ~/.cache/motiongpt2/datasets/RECIPE]"),
     shared: Optional[Path] = typer.Option(None, help="Shared data folder (holds mocap/ and annotations/) [default: ../shared/data]"),
     source: Optional[Path] = typer.Option(None, help="custom: folder, .zip or .tar.* of BVH / ASF+AMC / joints .npy files"),
@@ -163,6 +163,66 @@ def validate(
         console.print(f"  - {line}", highlight=False, soft_wrap=True)
     if problems:
         raise typer.Exit(1)
+
+
+@app.command("train-tokenizer")
+@user_errors
+def train_tokenizer(
+    config: Path = typer.Option(..., "--config", "-c", help="Tokenizer YAML (configs/tokenizer/*.yaml)"),
+    data: Path = typer.Option(..., "--data", "-d", help="Prepared dataset folder (HumanML3D layout)"),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder: checkpoints, metrics.jsonl, config copy"),
+    max_steps: Optional[int] = typer.Option(None, help="Stop at this global step (the LR schedule still follows the config)"),
+    resume: bool = typer.Option(True, help="Continue from the run folder's latest checkpoint"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda (bf16 autocast on CUDA)"),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for torch (1 is fastest on a busy 2-core machine)"),
+    override: Optional[List[str]] = typer.Option(None, help="Config override KEY=VALUE, e.g. train.max_iters=500"),
+):
+    """Train a VQ-VAE or Part-Aware VQ-VAE motion tokenizer; resumes after interruption.
+
+    Example: [bold]motiongpt2 train-tokenizer -c configs/tokenizer/vqvae_cpu_small.yaml -d ~/.cache/motiongpt2/datasets/real-body -o runs/vq[/]
+    """
+    import yaml
+
+    from motiongpt2.tokenizer.train import train_tokenizer as run
+
+    overrides = {}
+    for item in override or []:
+        if "=" not in item:
+            raise MotionGPT2Error(f"--override {item!r}: write KEY=VALUE, e.g. train.max_iters=500")
+        key, value = item.split("=", 1)
+        overrides[key] = yaml.safe_load(value)
+    summary = run(config, data, out, max_steps=max_steps, resume=resume, device=device, overrides=overrides or None,
+                  threads=threads)
+    best = summary.get("best_mpjpe_mm")
+    console.print(f"[bold green]done[/] step {summary['final_step']} on {summary['device']}; best val MPJPE "
+                  f"{best:.1f} mm at step {summary['best_step']}; checkpoints in {summary['out_dir']}"
+                  if best is not None else f"[bold green]done[/] step {summary['final_step']}", highlight=False)
+    if summary.get("interrupted"):
+        raise typer.Exit(130)
+
+
+@app.command("eval-tokenizer")
+@user_errors
+def eval_tokenizer(
+    checkpoint: List[Path] = typer.Argument(..., help="Run folder(s) or checkpoint folder(s)"),
+    data: Path = typer.Option(..., "--data", "-d", help="Prepared dataset folder"),
+    split: str = typer.Option("test", help="Split to evaluate (test by default)"),
+    which: str = typer.Option("best", help="best | latest checkpoint of a run folder"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON"),
+):
+    """Print the reconstruction table (MPJPE mm, feature L1, codebook usage, perplexity) of tokenizers.
+
+    Example: [bold]motiongpt2 eval-tokenizer runs/vq -d ~/.cache/motiongpt2/datasets/real-body[/]
+    """
+    import json
+
+    from motiongpt2.tokenizer.evaluate import evaluate_tokenizer, format_reconstruction_table
+
+    results = [evaluate_tokenizer(c, data, split=split, which=which, device=device, progress=True) for c in checkpoint]
+    print(format_reconstruction_table(results))
+    if json_out:
+        json_out.write_text(json.dumps(results, indent=1, default=str))
 
 
 @app.command()

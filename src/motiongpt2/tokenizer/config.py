@@ -102,6 +102,9 @@ class TrainConfig:
         lr, weight_decay, betas: AdamW settings.
         warmup_iters: linear learning-rate warm-up steps.
         epochs / max_iters: stop after whichever is given (``max_iters`` wins when both are set).
+        lr_schedule: ``"step"`` (after the warm-up, multiply by ``lr_gamma`` at each of
+            ``lr_milestones``, as MultiStepLR) or ``"cosine"`` (after the warm-up, cosine decay from
+            ``lr`` to 0 at the last iteration; milestones are ignored).
         lr_milestones, lr_gamma: step decay of the learning rate (MultiStepLR) at these iterations.
         vel_weight: weight of the velocity term of the reconstruction loss.
         grad_clip: max gradient norm (``None`` = no clipping).
@@ -119,6 +122,7 @@ class TrainConfig:
     warmup_iters: int = 1000
     epochs: int | None = 1200
     max_iters: int | None = None
+    lr_schedule: str = "step"
     lr_milestones: list[int] = field(default_factory=list)
     lr_gamma: float = 0.05
     vel_weight: float = 0.5
@@ -168,6 +172,9 @@ def config_from_dict(data: dict[str, Any], source: str | Path = "<dict>") -> Tok
     train = _build(TrainConfig, data.get("train"), "train", source)
     if model.down_t < 0 or model.width < 1 or model.code_dim < 1:
         raise InputFileError(source, "model.down_t must be >= 0 and width/code_dim positive")
+    if train.lr_schedule not in ("step", "cosine"):
+        raise InputFileError(source, f"train.lr_schedule {train.lr_schedule!r} is not supported",
+                             "use 'step' (warm-up + milestones) or 'cosine' (warm-up + cosine decay)")
     if train.window % model.unit:
         raise InputFileError(source, f"train.window {train.window} is not a multiple of the token "
                              f"unit {model.unit} (2**down_t)")

@@ -107,7 +107,10 @@ class EMAQuantizer(nn.Module):
     def _nearest(self, flat: torch.Tensor) -> torch.Tensor:
         """``(N, C)`` float32 → ``(N,)`` long index of the nearest code (squared L2 via one matmul)."""
         cb = self.codebook
-        dist2 = (flat.pow(2).sum(1, keepdim=True) - 2.0 * flat @ cb.t() + cb.pow(2).sum(1)[None, :])
+        with torch.autocast(flat.device.type, enabled=False):  # float32 even under bf16 autocast
+            flat = flat.float()
+            dist2 = (flat.pow(2).sum(1, keepdim=True) - 2.0 * flat @ cb.t()
+                     + cb.pow(2).sum(1)[None, :])
         return dist2.argmin(dim=1)
 
     def _random_rows(self, vectors: torch.Tensor, n: int) -> torch.Tensor:
@@ -169,7 +172,8 @@ class EMAQuantizer(nn.Module):
         """EMA update of counts, sums and codebook from valid vectors; returns the number of resets."""
         onehot = F.one_hot(ids, self.num_codes).float() * valid[:, None].float()   # (N, K)
         n_k = onehot.sum(0)                                                         # (K,)
-        s_k = onehot.t() @ flat                                                     # (K, C)
+        with torch.autocast(flat.device.type, enabled=False):  # EMA statistics in float32
+            s_k = onehot.t() @ flat.float()                                         # (K, C)
         if _dist_on():
             dist.all_reduce(n_k)
             dist.all_reduce(s_k)

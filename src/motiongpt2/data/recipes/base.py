@@ -105,3 +105,13 @@ def split_for(key: str, val: float = 0.05, test: float = 0.15) -> str:
     if u < test + val:
         return "val"
     return "train"
+
+
+def merge_plans(name: str, plans: list[Plan], meta: dict) -> Plan:
+    """One plan executing several recipes' jobs into one dataset (clip ids must not collide)."""
+    merged = dict(meta)
+    merged.setdefault("recipes", [p.name for p in plans])
+    merged["sources"] = [s for p in plans for s in p.meta.get("sources", [])] + list(meta.get("sources", []))
+    merged["licences"] = [x for p in plans for x in p.meta.get("licences", [])] + list(meta.get("licences", []))
+    return Plan(name=name, jobs=[j for p in plans for j in p.jobs], meta=merged,
+                skipped=[s for p in plans for s in p.skipped])

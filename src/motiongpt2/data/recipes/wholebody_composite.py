@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from motiongpt2.data.recipes import bandai_namco, cmu_humanml3d
-from motiongpt2.data.recipes.base import Plan
+from motiongpt2.data.recipes.base import Plan, merge_plans
 from motiongpt2.errors import DatasetError
 
 HANDS_LICENCE = ("ManipNet hand motion, CC BY-NC (see hands/manipnet/LICENSE-NOTE.md); "
@@ -36,13 +36,10 @@ def plan(shared: Path, body: str = "both") -> Plan:
         plans.append(cmu_humanml3d.plan(shared))
     if body in ("bandai-namco", "both"):
         plans.append(bandai_namco.plan(shared))
-    meta = {
+    return merge_plans("wholebody-composite", plans, {
         "recipe": "wholebody-composite",
         "composite": True,
         "description": "real body mocap + real ManipNet finger mocap attached at the wrists (not real whole-body capture)",
-        "body_recipes": [p.name for p in plans],
-        "sources": [s for p in plans for s in p.meta.get("sources", [])] + ["hands/manipnet/manipnet-hands.tar.xz"],
-        "licences": [lic for p in plans for lic in p.meta.get("licences", [])] + [HANDS_LICENCE],
-    }
-    return Plan(name="wholebody-composite", jobs=[j for p in plans for j in p.jobs], meta=meta,
-                skipped=[s for p in plans for s in p.skipped])
+        "sources": ["hands/manipnet/manipnet-hands.tar.xz"],
+        "licences": [HANDS_LICENCE],
+    })
