@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _report import write_section
 
 from motiongpt2.motion.skeleton import HUMANML3D, WHOLEBODY
-from motiongpt2.render.export import export_motion, synthetic_motion
+from motiongpt2.motion.synthetic import synthetic_motion
+from motiongpt2.render.export import export_motion
 from motiongpt2.render.export_bvh import write_bvh
 from motiongpt2.render.stick import render_motion
 

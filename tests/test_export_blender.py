@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from motiongpt2.motion.skeleton import HUMANML3D, WHOLEBODY
-from motiongpt2.render.export import synthetic_motion
+from motiongpt2.motion.synthetic import synthetic_motion
 from motiongpt2.render.export_bvh import write_bvh
 
 HERE = Path(__file__).resolve().parent

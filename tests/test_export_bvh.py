@@ -8,7 +8,7 @@ from motiongpt2.motion.features import extract_features, recover_from_ric
 from motiongpt2.motion.io.bvh import read_bvh
 from motiongpt2.motion.io.mocap import euler_to_matrix
 from motiongpt2.motion.skeleton import HUMANML3D, WHOLEBODY
-from motiongpt2.render.export import synthetic_motion
+from motiongpt2.motion.synthetic import synthetic_motion
 from motiongpt2.render.export_bvh import (
     bvh_from_joints,
     features_global_rotations,

@@ -8,7 +8,8 @@ import pytest
 
 from motiongpt2.motion.quaternion import axis_angle_to_quaternion, quaternion_to_matrix
 from motiongpt2.motion.skeleton import HUMANML3D, WHOLEBODY
-from motiongpt2.render.export import export_motion, synthetic_motion
+from motiongpt2.motion.synthetic import synthetic_motion
+from motiongpt2.render.export import export_motion
 from motiongpt2.render.export_smpl import smpl_params
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from motiongpt2.motion.skeleton import HUMANML3D, WHOLEBODY
 from motiongpt2.render import LEFT_COLORS, RIGHT_COLORS, SPINE_COLOR
-from motiongpt2.render.export import synthetic_motion
+from motiongpt2.motion.synthetic import synthetic_motion
 from motiongpt2.render.html import html_viewer, write_html_viewer
 
 from tooling import ensure_tool  # noqa: E402

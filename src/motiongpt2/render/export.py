@@ -23,7 +23,7 @@ import numpy as np
 from .export_bvh import joints_from_input, write_bvh
 from .export_smpl import write_smpl_npz
 
-__all__ = ["EXPORT_FORMATS", "export_motion", "synthetic_motion", "write_joints_json"]
+__all__ = ["EXPORT_FORMATS", "export_motion", "write_joints_json"]
 
 EXPORT_FORMATS = ("bvh", "npz", "npy", "json", "html")
 
@@ -98,50 +98,3 @@ def export_motion(joints_or_features, out_path: str | Path, fps: float = 20.0, s
         report.update(frames=int(pos.shape[0]), skeleton=skel.name)
     report["seconds"] = time.perf_counter() - t0
     return report
-
-
-def synthetic_motion(skeleton, seconds: float = 3.0, fps: float = 20.0, seed: int = 0) -> np.ndarray:
-    """A smooth made-up motion ``(T, J, 3)`` (metres) for tests, benchmarks and demos.
-
-    Forward kinematics of the skeleton's rest offsets (siblings spread by a fixed random turn, so
-    branching joints have non-collinear children, like real rigs) with sinusoidal local rotations of
-    up to ~40° per joint, a turning root and forward travel. Bone lengths and sibling geometry are
-    constant, so a rotation-only BVH reproduces it exactly.
-    """
-    from ..motion.quaternion import axis_angle_to_quaternion, quaternion_to_matrix
-    from .export_bvh import _skeleton
-
-    skel = _skeleton(skeleton, skeleton.n_joints if hasattr(skeleton, "n_joints") else
-                     {"humanml3d": 22, "wholebody": 52, "kit": 21}[skeleton])
-    rng = np.random.default_rng(seed)
-    J = skel.n_joints
-    T = max(2, round(seconds * fps))
-    t = np.arange(T) / fps
-    parents = np.asarray(skel.parents)
-    offs = skel.offsets() * (1e-3 if skel.unit == "mm" else 1.0)
-    kids = [[c for c in range(J) if parents[c] == k] for k in range(J)]
-    for k in range(J):
-        if len(kids[k]) > 1:
-            for c in kids[k]:
-                spread = quaternion_to_matrix(axis_angle_to_quaternion(rng.normal(0, 0.35, 3)))
-                offs[c] = spread @ offs[c]
-    amp = rng.uniform(0.15, 0.7, (J, 3))
-    freq = rng.uniform(0.3, 1.2, (J, 3))
-    phase = rng.uniform(0, 2 * np.pi, (J, 3))
-    aa = amp[None] * np.sin(2 * np.pi * freq[None] * t[:, None, None] + phase[None])   # (T, J, 3)
-    aa[:, 0] = 0.0
-    aa[:, 0, 1] = 0.6 * t                                                              # root yaw
-    R = quaternion_to_matrix(axis_angle_to_quaternion(aa))
-    W = np.empty((T, J, 3, 3))
-    P = np.zeros((T, J, 3))
-    P[:, 0] = np.stack([0.3 * np.sin(0.5 * t), 0.95 + 0.03 * np.sin(4 * t), 0.8 * t], -1)
-    for k in range(J):
-        p = parents[k]
-        if p < 0:
-            W[:, k] = R[:, k]
-        else:
-            W[:, k] = W[:, p] @ R[:, k]
-            P[:, k] = P[:, p] + np.einsum("tij,j->ti", W[:, p], offs[k])
-    if skel.unit == "mm":
-        P *= 1000.0
-    return P

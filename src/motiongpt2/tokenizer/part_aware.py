@@ -37,7 +37,7 @@ from torch import nn
 from ..motion.skeleton import skeleton_for_dim
 from .config import PartAwareConfig
 from .quantizer import EMAQuantizer
-from .vqvae import Decoder, Encoder, _lookup, _masked, check_lengths, token_masks
+from .vqvae import Decoder, Encoder, FeatureNormalization, _lookup, _masked, check_lengths, token_masks
 
 __all__ = ["PartAwareVQVAE", "part_indices", "split_parts", "merge_parts"]
 
@@ -89,7 +89,7 @@ def merge_parts(body: torch.Tensor, hand: torch.Tensor, body_idx: torch.Tensor,
     return out
 
 
-class PartAwareVQVAE(nn.Module):
+class PartAwareVQVAE(FeatureNormalization, nn.Module):
     """Body/hand two-codebook VQ-VAE with fuse-before-quantize (see the module docstring).
 
     Args:
@@ -117,32 +117,14 @@ class PartAwareVQVAE(nn.Module):
         self.body_quantizer = EMAQuantizer(cfg.num_codes_body, c, cfg.decay, cfg.beta,
                                            cfg.reset_threshold)
         self.decoder = Decoder(2 * c, self.body_dim + self.hand_dim, up_t=cfg.down_t, **common)
-        self.register_buffer("mean", torch.zeros(cfg.input_dim))
-        self.register_buffer("std", torch.ones(cfg.input_dim))
+        self._init_normalization(cfg.input_dim)
 
     @property
     def num_codes(self) -> tuple[int, int]:
         """``(body codebook size, hand codebook size)``."""
         return self.cfg.num_codes_body, self.cfg.num_codes_hand
 
-    # ------------------------------------------------------------------ normalisation
-    @torch.no_grad()
-    def set_normalization(self, mean, std) -> None:
-        """Store the dataset ``mean`` / ``std`` ``(D,)`` used by :meth:`normalize`."""
-        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32).reshape(self.input_dim))
-        self.std.copy_(torch.as_tensor(std, dtype=torch.float32).reshape(self.input_dim))
-
-    def normalize(self, features: torch.Tensor) -> torch.Tensor:
-        return (features - self.mean) / self.std
-
-    def denormalize(self, features: torch.Tensor) -> torch.Tensor:
-        return features * self.std + self.mean
-
     # ------------------------------------------------------------------ helpers
-    def _check_features(self, x: torch.Tensor) -> None:
-        if x.dim() != 3 or x.shape[-1] != self.input_dim:
-            raise ValueError(f"expected features (B, T, {self.input_dim}), got {tuple(x.shape)}")
-
     def _embed(self, x: torch.Tensor, masks) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, T, D)`` → body and hand encoder outputs, each ``(B, C, T/unit)``."""
         xb, xh = split_parts(x.float(), self.body_idx, self.hand_idx)

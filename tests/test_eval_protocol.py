@@ -1,0 +1,168 @@
+"""Benchmark protocol runner: rows, split honesty, reproducibility, every task's plumbing."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from motiongpt2.data.layout import compute_mean_std, write_clip, write_mean_std, write_splits
+from motiongpt2.data.text import TextEntry, fallback_tag
+from motiongpt2.errors import DatasetError, MotionGPT2Error
+from motiongpt2.eval.evaluator import EvaluatorConfig, EvaluatorNet, load_evaluator, save_evaluator
+from motiongpt2.eval.pairs import load_pairs
+from motiongpt2.eval.protocol import TASKS, EvalSettings, evaluate, format_markdown, write_results
+from motiongpt2.eval.train_evaluator import evaluator_stats
+from motiongpt2.eval.word_vectors import WordVectors
+from motiongpt2.motion.features import extract_features
+from motiongpt2.motion.synthetic import synthetic_walk
+
+SMALL = EvalSettings(mm_samples=6, mm_repeats=12, mm_times=10, bertscore=False)
+WORDS = ["sos", "eos", "unk", "a", "person", "walk", "slowly", "quickly", "and", "turn", "left", "right", "someone"]
+
+
+def _dataset(root: Path, n: dict[str, int], seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    splits, feats_all, k = {}, [], 0
+    for split, count in n.items():
+        ids = []
+        for _ in range(count):
+            s, d = ["slowly", "quickly"][k % 2], ["left", "right"][(k // 2) % 2]
+            pos = synthetic_walk(T=int(rng.integers(50, 90)), seed=k, speed=0.5 if s == "slowly" else 1.8,
+                                 turn_rate=1.5 if d == "left" else -1.5)
+            feats, joints = extract_features(pos)
+            caps = [f"a person walks {s} and turns {d}", f"someone walks {s} and turns {d}"]
+            write_clip(root, f"{split}{k:03d}", feats, joints, [TextEntry(c, fallback_tag(c)) for c in caps])
+            feats_all.append(feats)
+            ids.append(f"{split}{k:03d}")
+            k += 1
+        splits[split] = ids
+    write_splits(root, splits)
+    write_mean_std(root, *compute_mean_std(feats_all))
+    return root
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return _dataset(tmp_path_factory.mktemp("proto_ds"), {"train": 48, "val": 34, "test": 40})
+
+
+@pytest.fixture(scope="module")
+def evaluator_dir(data, tmp_path_factory) -> Path:
+    """An untrained tiny evaluator in our checkpoint format (the protocol does not need a good one)."""
+    torch.manual_seed(0)
+    cfg = EvaluatorConfig(dim_word=6, max_text_len=8, dim_text_hidden=8, dim_motion_hidden=8,
+                          dim_movement_enc_hidden=8, dim_movement_latent=8, dim_coemb_hidden=8)
+    net = EvaluatorNet(cfg)
+    mean, std = evaluator_stats(load_pairs(data, "train"))
+    vecs = WordVectors(WORDS, np.random.default_rng(0).normal(size=(len(WORDS), 6)), source="test vectors")
+    out = tmp_path_factory.mktemp("ev") / "step-00000001"
+    save_evaluator(out, net, mean, std, vecs, {"name": "untrained"}, {"step": 1})
+    return out
+
+
+class NoiseGenerator:
+    """A stand-in model: random motions / fixed captions / identity reconstructions."""
+
+    name = "Noise model"
+
+    def __init__(self, dim=263):
+        self.dim = dim
+
+    def generate(self, task, texts, conditions, rng):
+        if task == "m2t":
+            return ["a person walks" for _ in conditions]
+        if task == "tokenizer":
+            return [c["motion"] for c in conditions]
+        out = []
+        for c in conditions:
+            m = rng.normal(scale=0.1, size=(int(c["length"]), self.dim)).astype(np.float32)
+            if "prefix" in c:
+                m[: len(c["prefix"])] = c["prefix"]
+            if "suffix" in c:
+                m[len(m) - len(c["suffix"]):] = c["suffix"]
+            out.append(m)
+        return out
+
+
+def test_real_row_first_and_provenance(data, evaluator_dir, tmp_path):
+    res = evaluate("t2m", data, evaluator_dir, generator=NoiseGenerator(), replications=3, seed=1,
+                   settings=SMALL, out_dir=tmp_path)
+    names = [r["method"] for r in res["rows"]]
+    assert names[0] == "Real" and names[1:] == ["Retrieval (train NN)", "Noise model"]
+    real = res["rows"][0]["metrics"]
+    assert set(real) >= {"R@1", "R@2", "R@3", "FID", "MM-Dist", "Diversity"} and "MultiModality" not in real
+    assert 0.0 <= real["FID"][0] < res["rows"][2]["metrics"]["FID"][0]  # two real passes vs noise
+    assert res["rows"][1]["metrics"]["MultiModality"][0] == 0.0  # deterministic retrieval
+    assert res["split"] == "test" and not res["validation"] and res["split_files"][0].endswith("test.txt")
+    assert res["evaluator"]["name"] == "untrained" and res["seed"] == 1 and res["replications"] == 3
+    assert "commit" in res and res["n_pairs"] == 40
+    md = format_markdown(res)
+    table = [ln for ln in md.splitlines() if ln.startswith("| ")]
+    assert table[0].startswith("| Methods | R@1") and table[1].startswith("| Real |")
+    assert (tmp_path / "t2m_test.md").read_text() == md
+    assert json.loads((tmp_path / "t2m_test.json").read_text())["rows"][0]["method"] == "Real"
+
+
+def test_identical_seeds_identical_results(data, evaluator_dir):
+    ev = load_evaluator(evaluator_dir)
+    a = evaluate("t2m", data, ev, generator=NoiseGenerator(), replications=2, seed=3, settings=SMALL)
+    b = evaluate("t2m", data, ev, generator=NoiseGenerator(), replications=2, seed=3, settings=SMALL)
+    c = evaluate("t2m", data, ev, generator=NoiseGenerator(), replications=2, seed=4, settings=SMALL)
+    assert a["rows"] == b["rows"]
+    assert a["rows"] != c["rows"]
+
+
+def test_refuses_validation_data_labelled_test(data, evaluator_dir, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(data, bad)
+    (bad / "test.txt").unlink()
+    os.symlink(bad / "val.txt", bad / "test.txt")
+    with pytest.raises(DatasetError, match="val"):
+        evaluate("t2m", bad, evaluator_dir, replications=1, settings=SMALL)
+    (bad / "test.txt").unlink()
+    (bad / "test.txt").write_text((bad / "val.txt").read_text())  # a copy of val is not a test split either
+    with pytest.raises(DatasetError, match="shares"):
+        evaluate("t2m", bad, evaluator_dir, replications=1, settings=SMALL)
+    res = evaluate("t2m", data, evaluator_dir, split="val", replications=1, settings=SMALL)
+    assert res["split"] == "val" and res["validation"]
+    assert "VALIDATION" in format_markdown(res)
+    md, js = write_results(res, tmp_path)
+    assert md.name == "t2m_val.md" and js.name == "t2m_val.json"
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS if t != "t2m"])
+def test_every_task_runs_with_real_and_retrieval_rows(task, data, evaluator_dir):
+    res = evaluate(task, data, evaluator_dir, generator=NoiseGenerator(), replications=2, settings=SMALL)
+    names = [r["method"] for r in res["rows"]]
+    assert names[0] == "Real" and names[-1] == "Noise model"
+    assert ("Retrieval (train NN)" in names) == (task != "tokenizer")
+    cols = {c[0] for c in res["columns"]}
+    assert cols - {"BERTScore"} <= set(res["rows"][-1]["metrics"])  # every column filled for the model
+    for row in res["rows"]:
+        assert all(np.isfinite(v[0]) for v in row["metrics"].values())
+    real = res["rows"][0]["metrics"]
+    if task.startswith("t2m-"):
+        assert real["Recon"][0] == 0.0 and real["Vel"][0] == 0.0
+    if task in ("predict", "inbetween"):
+        assert real["ADE"][0] == 0.0 and res["rows"][-1]["metrics"]["ADE"][0] > 0.0
+    if task == "tokenizer":  # identity reconstruction: MPJPE 0, same embeddings as the real pass
+        assert res["rows"][-1]["metrics"]["MPJPE"][0] == pytest.approx(0.0, abs=1e-6)
+    if task == "m2t":
+        assert {"BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr"} <= set(res["rows"][-1]["metrics"])
+
+
+def test_bad_generator_output_is_reported(data, evaluator_dir):
+    class Broken:
+        def generate(self, task, texts, conditions, rng):
+            return [np.zeros((10, 7), np.float32) for _ in conditions]
+
+    with pytest.raises(MotionGPT2Error, match="output #0"):
+        evaluate("t2m", data, evaluator_dir, generator=Broken(), replications=1, settings=SMALL, baselines=())
+    with pytest.raises(MotionGPT2Error, match="unknown task"):
+        evaluate("t2x", data, evaluator_dir)
