@@ -66,3 +66,35 @@ def test_blender_import_real_clip_with_position_channels(tmp_path, blender, shar
     got, _ = blender_positions(blender, tmp_path / "cmu.bvh", exp.names, tmp_path)
     err = np.linalg.norm(got - pos, axis=-1)
     assert err.max() < 1e-3, err.max()
+
+
+def _prepared_real_clip(shared_data, corpus: str) -> np.ndarray:
+    """Joints of one real clip as the ``prepare`` recipes write them (``new_joints``), per corpus."""
+    from motiongpt2.motion.features import extract_features
+    from motiongpt2.motion.hands import attach_canonical_hands, load_hand_bank
+    from motiongpt2.motion.io.archive import iter_archive
+    from motiongpt2.motion.io.load import load_joints
+
+    if corpus == "cmu-humanml3d":
+        body = load_joints(shared_data / "mocap/cmu/asfamc/01_02.amc.xz").positions[:120]
+        return extract_features(body, HUMANML3D)[1]
+    name, data = next(iter_archive(shared_data / "mocap/bandai-namco/dataset-2.tar.xz",
+                                   wanted={"data/dataset-2_wave-left-hand_feminine_001.bvh"}))
+    body = load_joints(data, name=name).positions[:120]
+    if corpus == "bandai-namco":
+        return extract_features(body, HUMANML3D)[1]
+    bank = load_hand_bank(shared_data / "hands/manipnet/manipnet-hands.tar.xz")
+    whole = attach_canonical_hands(body, bank.sample("left", len(body), "t"), bank.sample("right", len(body), "t"))
+    return extract_features(whole, WHOLEBODY)[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("corpus", ["cmu-humanml3d", "bandai-namco", "wholebody-composite"])
+def test_blender_import_of_every_prepared_corpus(tmp_path, blender, shared_data, corpus):
+    """A clip of each corpus as `prepare` writes it, exported to BVH, opens in Blender at the same joints."""
+    pos = _prepared_real_clip(shared_data, corpus).astype(np.float64)
+    exp = write_bvh(pos, tmp_path / "clip.bvh", fps=20.0)
+    got, _ = blender_positions(blender, tmp_path / "clip.bvh", exp.names, tmp_path)
+    err = np.linalg.norm(got - pos, axis=-1)
+    print(f"{corpus}: Blender max error {err.max() * 1e3:.4f} mm, mean {err.mean() * 1e3:.5f} mm")
+    assert err.max() < 1e-3, err.max()
