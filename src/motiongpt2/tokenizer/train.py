@@ -414,10 +414,11 @@ def train_tokenizer(config_path: str | Path, data_root: str | Path, out_dir: str
             save(step, False, {"interrupted": 1.0})
     if bar is not None:
         bar.close()
+    n_run = step - start_step
     _append_jsonl(metrics_path, {"type": "info", "step": step,
                                  "event": "interrupted" if interrupted else "stop",
+                                 "steps_per_s": n_run / train_time if train_time > 0 else None,
                                  "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
-    n_run = step - start_step
     latest = (out / "latest").read_text().strip() if (out / "latest").exists() else None
     return {
         "out_dir": str(out), "device": str(dev), "amp": amp, "start_step": start_step,
