@@ -181,18 +181,10 @@ def train_tokenizer(
 
     Example: [bold]motiongpt2 train-tokenizer -c configs/tokenizer/vqvae_cpu_small.yaml -d ~/.cache/motiongpt2/datasets/real-body -o runs/vq[/]
     """
-    import yaml
-
     from motiongpt2.tokenizer.train import train_tokenizer as run
 
-    overrides = {}
-    for item in override or []:
-        if "=" not in item:
-            raise MotionGPT2Error(f"--override {item!r}: write KEY=VALUE, e.g. train.max_iters=500")
-        key, value = item.split("=", 1)
-        overrides[key] = yaml.safe_load(value)
-    summary = run(config, data, out, max_steps=max_steps, resume=resume, device=device, overrides=overrides or None,
-                  threads=threads)
+    summary = run(config, data, out, max_steps=max_steps, resume=resume, device=device,
+                  overrides=_parse_overrides(override) or None, threads=threads)
     best = summary.get("best_mpjpe_mm")
     console.print(f"[bold green]done[/] step {summary['final_step']} on {summary['device']}; best val MPJPE "
                   f"{best:.1f} mm at step {summary['best_step']}; checkpoints in {summary['out_dir']}"
@@ -223,6 +215,43 @@ def eval_tokenizer(
     print(format_reconstruction_table(results))
     if json_out:
         json_out.write_text(json.dumps(results, indent=1, default=str))
+
+
+def _parse_overrides(items: Optional[List[str]]) -> dict:
+    import yaml
+
+    overrides = {}
+    for item in items or []:
+        if "=" not in item:
+            raise MotionGPT2Error(f"--override {item!r}: write KEY=VALUE, e.g. train.max_iters=500")
+        key, value = item.split("=", 1)
+        overrides[key] = yaml.safe_load(value)
+    return overrides
+
+
+@app.command("train-baseline")
+@user_errors
+def train_baseline(
+    config: Path = typer.Option(Path("configs/baselines/t2mgpt_cpu_small.yaml"), "--config", "-c", help="Baseline YAML"),
+    data: Path = typer.Option(..., "--data", "-d", help="Prepared dataset folder"),
+    tokenizer: Path = typer.Option(..., "--tokenizer", "-t", help="Trained tokenizer run or step folder (pin a step folder)"),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder"),
+    max_steps: Optional[int] = typer.Option(None, help="Stop at this global step"),
+    resume: bool = typer.Option(True, help="Continue from the run folder's latest checkpoint"),
+    threads: Optional[int] = typer.Option(None, help="CPU threads (default 1)"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    override: Optional[List[str]] = typer.Option(None, help="Config override KEY=VALUE"),
+):
+    """Train the T2M-GPT baseline: a text-conditioned GPT over the same motion tokens (MiniLM text encoder).
+
+    Example: [bold]motiongpt2 train-baseline -d ~/.cache/motiongpt2/datasets/real-body -t runs/vq/step-00012000 -o runs/t2mgpt[/]
+    """
+    from motiongpt2.eval.baselines_t2mgpt import train_t2mgpt
+
+    summary = train_t2mgpt(config, data, tokenizer, out, max_steps=max_steps, resume=resume, threads=threads,
+                           device=device, overrides=_parse_overrides(override) or None)
+    console.print(f"[bold green]done[/] step {summary['final_step']}; best val loss {summary.get('best_val_loss')} "
+                  f"at step {summary.get('best_step')}; checkpoints in {out}", highlight=False)
 
 
 @app.command()
