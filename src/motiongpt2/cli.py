@@ -254,6 +254,57 @@ def train_baseline(
                   f"at step {summary.get('best_step')}; checkpoints in {out}", highlight=False)
 
 
+@app.command("train-evaluator")
+@user_errors
+def train_evaluator(
+    data: List[Path] = typer.Option(..., "--data", "-d", help="Prepared dataset folder(s); their train splits are joined"),
+    out: Path = typer.Option(..., "--out", "-o", help="Evaluator run folder"),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="configs/eval/*.yaml [default: Guo et al. with GloVe 50d]"),
+    max_steps: Optional[int] = typer.Option(None, help="Stop at this step"),
+    resume: bool = typer.Option(True, help="Continue from the run folder's latest checkpoint"),
+    override: Optional[List[str]] = typer.Option(None, help="Config override KEY=VALUE"),
+):
+    """Train a text-to-motion evaluator (Guo et al. architecture, or the contrastive MiniLM variant).
+
+    Example: [bold]motiongpt2 train-evaluator -d ~/.cache/motiongpt2/datasets/cmu-humanml3d -o runs/evaluator[/]
+    """
+    from motiongpt2.eval.train_evaluator import train_evaluator as run
+
+    summary = run(data, out, config_path=config, max_steps=max_steps, resume=resume,
+                  overrides=_parse_overrides(override) or None)
+    console.print(f"[bold green]done[/] {summary}", highlight=False)
+
+
+@app.command()
+@user_errors
+def evaluate(
+    task: str = typer.Option("t2m", help="t2m | t2m-init | t2m-last | t2m-key | m2t | predict | inbetween | tokenizer"),
+    data: List[Path] = typer.Option(..., "--data", "-d", help="Prepared dataset folder(s)"),
+    evaluator: Path = typer.Option(..., "--evaluator", "-e", help="train-evaluator run folder, or an official finest.tar"),
+    generator: Optional[str] = typer.Option(None, help="Model to evaluate: tokenizer:RUN or t2mgpt:RUN [default: Real + baselines only]"),
+    split: str = typer.Option("test", help="Split (a validation split is always labelled VALIDATION)"),
+    replications: int = typer.Option(20, help="Replications (the protocol uses 20; mean ± 1.96·σ/√n)"),
+    seed: int = typer.Option(0, help="Base seed of every random draw"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write <task>_<split>.md and .json here"),
+    retrieval: bool = typer.Option(True, help="Include the retrieval baseline row"),
+    glove_dir: Optional[Path] = typer.Option(None, help="Official evaluator: folder with our_vab_data.npy / words / idx"),
+    meta_dir: Optional[Path] = typer.Option(None, help="Official evaluator: folder with its mean.npy / std.npy"),
+):
+    """Run one table of the paper's protocol and print it (Real row first), with seeds, split and commit.
+
+    Example: [bold]motiongpt2 evaluate --task t2m -d ~/.cache/motiongpt2/datasets/real-body -e ~/.cache/motiongpt2/evaluators/guo_glove50[/]
+    """
+    from motiongpt2.eval.generators import load_generator
+    from motiongpt2.eval.protocol import evaluate as run, format_markdown
+
+    gen = load_generator(generator) if generator else None
+    kwargs = {k: v for k, v in (("glove_dir", glove_dir), ("meta_dir", meta_dir)) if v is not None}
+    results = run(task, [str(d) for d in data] if len(data) > 1 else data[0], evaluator, generator=gen, split=split,
+                  replications=replications, seed=seed, out_dir=out, baselines=("retrieval",) if retrieval else (),
+                  evaluator_kwargs=kwargs or None, num_threads=1, progress=True)
+    print(format_markdown(results))
+
+
 @app.command()
 @user_errors
 def demo(

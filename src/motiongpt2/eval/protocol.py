@@ -75,7 +75,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
             ("BLEU-4", "Bleu@4 ↑"), ("ROUGE-L", "Rouge ↑"), ("CIDEr", "Cider ↑"), ("BERTScore", "BertScore ↑")],
     "predict": [("FID", "FID ↓"), ("Diversity", "Diversity →"), ("ADE", "ADE ↓"), ("FDE", "FDE ↓")],
     "inbetween": [("FID", "FID ↓"), ("Diversity", "Diversity →"), ("ADE", "ADE ↓"), ("FDE", "FDE ↓")],
-    "tokenizer": [("FID", "FID ↓"), ("MPJPE", "MPJPE (mm) ↓"), ("Diversity", "Diversity →")],
+    "tokenizer": [("FID", "FID ↓"), ("MPJPE", "MPJPE (mm, pelvis-aligned) ↓"), ("Diversity", "Diversity →")],
 }
 
 
@@ -402,7 +402,7 @@ def _rep_tokenizer(pairs, E, emb, methods, rng, st: EvalSettings, timer, notes) 
         errs = []
         for m, c in zip(motions, d1.crops):
             L = min(len(m), len(c))
-            errs.append(mpjpe(_joints(m[:L])[None], _joints(c[:L])[None]))
+            errs.append(mpjpe(_joints(m[:L])[None], _joints(c[:L])[None], root_align=True))
         return 1000.0 * float(np.mean(errs))
 
     rows = {"Real": {"FID": fid(real2, real1), "MPJPE": 0.0, "Diversity": diversity(real1, rng, div_times)}}

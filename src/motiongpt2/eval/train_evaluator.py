@@ -109,12 +109,18 @@ def load_train_config(config: str | Path | Mapping[str, Any] | None,
             _merge(cfg.setdefault(k, {}), v)
         else:
             cfg[k] = v
-    EvaluatorConfig.from_dict(cfg["model"])  # validate early
-    unknown = set(cfg["train"]) - set(DEFAULT_CONFIG["train"])
-    if unknown:
-        raise ValueError(f"unknown train keys {sorted(unknown)}")
+    where = str(config) if isinstance(config, (str, Path)) else "<evaluator config>"
+    try:
+        EvaluatorConfig.from_dict(cfg["model"])  # validate early
+    except (ValueError, TypeError) as exc:
+        raise InputFileError(where, f"bad model section ({exc})", "see configs/eval/*.yaml") from None
+    for section in ("train", "data", "text"):
+        unknown = set(cfg[section]) - set(DEFAULT_CONFIG[section])
+        if unknown:
+            raise InputFileError(where, f"unknown {section} keys {sorted(unknown)}",
+                                 f"use {sorted(DEFAULT_CONFIG[section])}")
     if cfg["train"]["loss"] not in ("hinge", "hinge_all", "infonce"):
-        raise ValueError(f"train.loss must be hinge, hinge_all or infonce, not {cfg['train']['loss']!r}")
+        raise InputFileError(where, f"train.loss must be hinge, hinge_all or infonce, not {cfg['train']['loss']!r}")
     return cfg
 
 
