@@ -66,14 +66,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", help="RUN_DIR:DATASET_DIR pairs")
     ap.add_argument("--split", default="test")
+    ap.add_argument("--note", default="", help="Text appended to the section (e.g. the training commands)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    results, speed_rows = [], []
+    results, speed_rows, seen = [], [], set()
     for pair in args.runs:
         run, data = (Path(p).expanduser() for p in pair.split(":", 1))
         res = evaluate_tokenizer(run, data, split=args.split, device="cpu")
-        res["checkpoint"] = f"{run.name}/{Path(res['checkpoint']).name}"
+        res["checkpoint"] = f"{run.name}/{Path(res['checkpoint']).name} on {data.name}"
         results.append(res)
+        if run.name in seen:
+            continue
+        seen.add(run.name)
         model = load_checkpoint(run, which="best", map_location="cpu", load_trainer_state=False).model.eval()
         n_params = sum(p.numel() for p in model.parameters())
         sps = train_speed(run)
@@ -82,7 +86,7 @@ def main() -> None:
     body = (format_reconstruction_table(results) + "\n\n| run | parameters | training steps/s | encode+decode frames/s, batch 1 | "
             "batch 64 | dataset |\n|---|---|---|---|---|---|\n" + "\n".join(speed_rows) +
             "\n\nSpeeds on CPU with 1 thread; training steps/s is the run's last session "
-            "(shared machine, other jobs running).")
+            "(shared machine, other jobs running).") + (f"\n\n{args.note}" if args.note else "")
     print(body)
     write_section("Motion tokenizers", "python benchmarks/tokenizer.py " + " ".join(args.runs), body)
 
