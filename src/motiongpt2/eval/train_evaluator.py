@@ -44,11 +44,26 @@ import numpy as np
 import torch
 import yaml
 
+from motiongpt2.overrides import apply_overrides, deep_merge
+
 from ..errors import DatasetError, InputFileError
-from .evaluator import Evaluator, EvaluatorConfig, EvaluatorNet, SentenceEncoder, load_evaluator, save_evaluator
+from .evaluator import (
+    Evaluator,
+    EvaluatorConfig,
+    EvaluatorNet,
+    SentenceEncoder,
+    load_evaluator,
+    save_evaluator,
+)
 from .metrics import r_precision
 from .pairs import PairSet, load_pairs, official_crop
-from .word_vectors import TokenVectorizer, WordVectors, caption_tokens, load_glove_package, load_official_vocab
+from .word_vectors import (
+    TokenVectorizer,
+    WordVectors,
+    caption_tokens,
+    load_glove_package,
+    load_official_vocab,
+)
 
 __all__ = ["DEFAULT_CONFIG", "evaluator_stats", "load_train_config", "train_evaluator", "validate_evaluator"]
 
@@ -70,15 +85,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
 
 
 # --------------------------------------------------------------------------- config
-def _merge(base: dict, upd: Mapping) -> dict:
-    for k, v in upd.items():
-        if isinstance(v, Mapping) and isinstance(base.get(k), dict):
-            _merge(base[k], v)
-        else:
-            base[k] = copy.deepcopy(v)
-    return base
-
-
 def load_train_config(config: str | Path | Mapping[str, Any] | None,
                       overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Defaults, then the YAML file (or dict), then ``overrides`` (nested dicts or ``"train.lr"`` keys)."""
@@ -100,15 +106,8 @@ def load_train_config(config: str | Path | Mapping[str, Any] | None,
         if unknown:
             raise InputFileError(str(config), f"unknown top-level keys {sorted(unknown)}",
                                  f"use {sorted(DEFAULT_CONFIG)}")
-        _merge(cfg, data)
-    for k, v in (overrides or {}).items():
-        if "." in k:
-            head, _, tail = k.partition(".")
-            cfg.setdefault(head, {})[tail] = v
-        elif isinstance(v, Mapping):
-            _merge(cfg.setdefault(k, {}), v)
-        else:
-            cfg[k] = v
+        deep_merge(cfg, data)
+    apply_overrides(cfg, overrides)
     where = str(config) if isinstance(config, (str, Path)) else "<evaluator config>"
     try:
         EvaluatorConfig.from_dict(cfg["model"])  # validate early

@@ -38,7 +38,6 @@ loss in float32.
 """
 from __future__ import annotations
 
-import copy
 import json
 import math
 import random
@@ -46,19 +45,38 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
+from motiongpt2.overrides import apply_overrides as merge_overrides
+
 from ..errors import DatasetError, InputFileError
-from .checkpoint import _write_text, build_tokenizer, load_checkpoint, restore_training_state, \
-    save_checkpoint
-from .config import TokenizerConfig, config_from_dict, config_to_dict, config_to_yaml, load_config
-from .data import ClipDataset, StepBatchSampler, WindowDataset, make_eval_loader, open_split
+from .checkpoint import (
+    _write_text,
+    build_tokenizer,
+    load_checkpoint,
+    restore_training_state,
+    save_checkpoint,
+)
+from .config import (
+    TokenizerConfig,
+    config_from_dict,
+    config_to_dict,
+    config_to_yaml,
+    load_config,
+)
+from .data import (
+    ClipDataset,
+    StepBatchSampler,
+    WindowDataset,
+    make_eval_loader,
+    open_split,
+)
 from .evaluate import autocast_context, reconstruction_metrics, resolve_device
 from .losses import reconstruction_loss
 
@@ -76,15 +94,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _merge(base: dict, upd: Mapping) -> dict:
-    for k, v in upd.items():
-        if isinstance(v, Mapping) and isinstance(base.get(k), dict):
-            _merge(base[k], v)
-        else:
-            base[k] = copy.deepcopy(v)
-    return base
-
-
 def apply_overrides(cfg: TokenizerConfig, overrides: Mapping[str, Any] | None,
                     source: str | Path = "<overrides>") -> TokenizerConfig:
     """A new config with ``overrides`` applied and validated.
@@ -94,19 +103,7 @@ def apply_overrides(cfg: TokenizerConfig, overrides: Mapping[str, Any] | None,
     """
     if not overrides:
         return cfg
-    data = config_to_dict(cfg)
-    for key, value in overrides.items():
-        if "." in key:
-            nested: dict[str, Any] = {}
-            cur = nested
-            parts = key.split(".")
-            for p in parts[:-1]:
-                cur = cur.setdefault(p, {})
-            cur[parts[-1]] = value
-            _merge(data, nested)
-        else:
-            _merge(data, {key: value})
-    return config_from_dict(data, source)
+    return config_from_dict(merge_overrides(config_to_dict(cfg), overrides), source)
 
 
 def total_steps(cfg: TokenizerConfig, n_clips: int) -> int:

@@ -27,12 +27,13 @@ from typing import Any
 
 import torch
 
+from motiongpt2.overrides import apply_overrides as merge_overrides
+
 from ...errors import DatasetError, InputFileError
 from ...tokenizer.checkpoint import _write_text, load_checkpoint, resolve_checkpoint
 from ...tokenizer.evaluate import autocast_context, resolve_device
 from ...tokenizer.train import (
     _append_jsonl,
-    _merge,
     _SigintFlag,
     _truncate_metrics,
     seed_everything,
@@ -65,19 +66,7 @@ def apply_t2mgpt_overrides(cfg: T2MGPTConfig, overrides: Mapping[str, Any] | Non
     """Nested (``{"train": {...}}``) or dotted (``{"train.max_iters": 10}``) overrides."""
     if not overrides:
         return cfg
-    data = t2mgpt_config_to_dict(cfg)
-    for key, value in overrides.items():
-        if "." in key:
-            nested: dict[str, Any] = {}
-            cur = nested
-            parts = key.split(".")
-            for p in parts[:-1]:
-                cur = cur.setdefault(p, {})
-            cur[parts[-1]] = value
-            _merge(data, nested)
-        else:
-            _merge(data, {key: value})
-    return t2mgpt_config_from_dict(data, source)
+    return t2mgpt_config_from_dict(merge_overrides(t2mgpt_config_to_dict(cfg), overrides), source)
 
 
 def lr_factor(step: int, cfg: T2MGPTConfig) -> float:
