@@ -2,7 +2,7 @@
 PY ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-SHARED ?= ../shared/data
+SHARED ?= $(or $(MOTIONGPT2_SHARED),../shared/data)
 CACHE ?= $(HOME)/.cache/motiongpt2
 
 .PHONY: venv install dev demo test bench examples clean
