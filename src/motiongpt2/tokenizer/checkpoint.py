@@ -166,13 +166,7 @@ def save_checkpoint(root: str | Path, model: nn.Module, config: TokenizerConfig,
     Returns:
         The step directory.
     """
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    name = f"step-{int(step):08d}"
-    final = root / name
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
-    os.chmod(tmp_dir, 0o755)  # mkdtemp creates 0700 directories
-    try:
+    def fill(tmp_dir: Path) -> None:
         _atomic_write(tmp_dir / _MODEL,
                       lambda p: save_file(_state_tensors(model), p, metadata={"kind": config.kind}))
         _write_text(tmp_dir / _CONFIG, config_to_yaml(config))
@@ -189,6 +183,23 @@ def save_checkpoint(root: str | Path, model: nn.Module, config: TokenizerConfig,
                        "rng": _rng_state() if save_rng else None,
                        "step": int(step), "epoch": int(epoch)}
             _atomic_write(tmp_dir / _TRAINER, lambda p: torch.save(trainer, p))
+
+    return write_step_dir(root, step, fill, is_best=is_best, keep_last=keep_last)
+
+
+def write_step_dir(root: str | Path, step: int, fill, *, is_best: bool = False, keep_last: int | None = None) -> Path:
+    """Atomically create ``root/step-XXXXXXXX``: ``fill(tmp_dir)`` writes the files into a temporary
+    folder that then replaces the step folder (an existing one is moved aside first); ``latest`` (and
+    ``best``) pointers are updated and all but the newest ``keep_last`` step folders (never ``best``)
+    are removed. Shared by every trainer's checkpoints."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"step-{int(step):08d}"
+    final = root / name
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    os.chmod(tmp_dir, 0o755)  # mkdtemp creates 0700 directories
+    try:
+        fill(tmp_dir)
         if final.exists():  # re-saving a step: move the old one aside, swap, then delete it
             old = root / f".{name}.old-{os.getpid()}"
             os.replace(final, old)

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import collections
 import json
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +26,7 @@ from ...tokenizer.checkpoint import (
     _set_rng_state,
     _write_text,
     git_commit,
+    write_step_dir,
 )
 from .config import T2MGPTConfig, load_t2mgpt_config, t2mgpt_config_to_yaml
 from .model import T2MGPT
@@ -52,13 +50,7 @@ class GPTCheckpoint:
 def save_t2mgpt(root: str | Path, model: T2MGPT, cfg: T2MGPTConfig, *, step: int, extra_meta: dict | None = None,
                 optimizer=None, scheduler=None, metrics: dict[str, float] | None = None, is_best: bool = False,
                 keep_last: int | None = 3) -> Path:
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    name = f"step-{int(step):08d}"
-    final = root / name
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
-    os.chmod(tmp_dir, 0o755)
-    try:
+    def fill(tmp_dir: Path) -> None:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         _atomic_write(tmp_dir / _MODEL, lambda p: save_file(state, p, metadata={"format": FORMAT}))
         _write_text(tmp_dir / _CONFIG, t2mgpt_config_to_yaml(cfg))
@@ -71,25 +63,8 @@ def save_t2mgpt(root: str | Path, model: T2MGPT, cfg: T2MGPTConfig, *, step: int
                    "scheduler": scheduler.state_dict() if scheduler else None,
                    "rng": _rng_state(), "step": int(step)}
         _atomic_write(tmp_dir / _TRAINER, lambda p: torch.save(trainer, p))
-        if final.exists():
-            old = root / f".{name}.old-{os.getpid()}"
-            os.replace(final, old)
-            os.replace(tmp_dir, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp_dir, final)
-    except BaseException:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        raise
-    _write_text(root / "latest", name + "\n")
-    if is_best:
-        _write_text(root / "best", name + "\n")
-    if keep_last:
-        best = (root / "best").read_text().strip() if (root / "best").exists() else None
-        for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-keep_last]:
-            if old.name not in (best, name):
-                shutil.rmtree(old, ignore_errors=True)
-    return final
+
+    return write_step_dir(root, step, fill, is_best=is_best, keep_last=keep_last)
 
 
 def resolve_t2mgpt(path: str | Path, which: str = "best") -> Path:
