@@ -25,7 +25,27 @@ __all__ = ["VQVAEConfig", "PartAwareConfig", "TrainConfig", "TokenizerConfig", "
 
 
 @dataclass
-class VQVAEConfig:
+class ConvCodecConfig:
+    """Encoder/decoder and quantizer settings shared by the VQ-VAE and the Part-Aware VQ-VAE."""
+
+    width: int = 512
+    depth: int = 3
+    down_t: int = 2
+    dilation_growth: int = 3
+    code_dim: int = 512
+    decay: float = 0.99
+    beta: float = 0.02
+    reset_threshold: float = 1.0
+    activation: str = "relu"
+
+    @property
+    def unit(self) -> int:
+        """Frames per token (``2**down_t``)."""
+        return 2 ** self.down_t
+
+
+@dataclass
+class VQVAEConfig(ConvCodecConfig):
     """Plain motion VQ-VAE (T2M-GPT architecture).
 
     Attributes:
@@ -41,25 +61,11 @@ class VQVAEConfig:
     """
 
     input_dim: int = 263
-    width: int = 512
-    depth: int = 3
-    down_t: int = 2
-    dilation_growth: int = 3
-    code_dim: int = 512
     num_codes: int = 512
-    decay: float = 0.99
-    beta: float = 0.02
-    reset_threshold: float = 1.0
-    activation: str = "relu"
-
-    @property
-    def unit(self) -> int:
-        """Frames per token (``2**down_t``)."""
-        return 2 ** self.down_t
 
 
 @dataclass
-class PartAwareConfig:
+class PartAwareConfig(ConvCodecConfig):
     """Part-Aware VQ-VAE for whole-body features (two encoders and codebooks, one decoder).
 
     Attributes:
@@ -74,21 +80,8 @@ class PartAwareConfig:
 
     input_dim: int = 623
     n_body_joints: int = 22
-    width: int = 512
-    depth: int = 3
-    down_t: int = 2
-    dilation_growth: int = 3
-    code_dim: int = 512
     num_codes_body: int = 512
     num_codes_hand: int = 512
-    decay: float = 0.99
-    beta: float = 0.02
-    reset_threshold: float = 1.0
-    activation: str = "relu"
-
-    @property
-    def unit(self) -> int:
-        return 2 ** self.down_t
 
 
 @dataclass
