@@ -125,13 +125,90 @@ def test_windows_are_deterministic_and_skip_short_clips(hml_data):
                            StepBatchSampler(ds.lengths, 64, 8, seed=3).batch(0)[1])
     # windows are normalised slices of the clips
     c, o = s1.batch(2)
-    x = ds.get_batch(c, o)
+    x, mask = ds.get_batch(c, o)
+    assert mask is None                               # "skip": every window is full
     ref = (src[int(c[0])].features[int(o[0]): int(o[0]) + 64] - src.mean) / src.std
     np.testing.assert_allclose(x[0].numpy(), ref, rtol=1e-6, atol=1e-6)
     # evaluation batches: whole clips, padded, masked
     clips = ClipDataset(open_split(hml_data, "val"), src.mean, src.std)
     batch = next(iter(make_eval_loader(clips, batch_size=2)))
     assert batch.mask.sum(1).tolist() == batch.lengths.tolist()
+
+
+def test_short_clips_are_padded_and_masked(hml_data):
+    """With ``short_clips: pad`` the 44-frame clip gives one zero-padded window with a mask, and
+    whatever lies in the padding cannot change the loss or its gradients."""
+    from motiongpt2.tokenizer.checkpoint import build_tokenizer
+    from motiongpt2.tokenizer.losses import reconstruction_loss
+
+    src = open_split(hml_data, "train")
+    ds = WindowDataset(src, window=64, short_clips="pad", min_frames=4)
+    assert len(ds) == 5 and ds.n_short == 0 and ds.n_padded == 1
+    short = int(torch.nonzero(ds.lengths < 64)[0])
+    sampler = StepBatchSampler(ds.lengths, 64, 5, seed=3)
+    clips, offsets = sampler.batch(0)
+    assert offsets[clips == short].tolist() == [0]     # one epoch of 5 clips: the short one, at 0
+    x, mask = ds.get_batch(torch.arange(5), torch.zeros(5, dtype=torch.long))
+    assert x.shape == (5, 64, 263) and mask.sum(1).tolist() == ds.lengths.clamp(max=64).tolist()
+    assert float(x[short, 44:].abs().sum()) == 0.0
+    ref = (src.get(ds.ids[short]).features - src.mean) / src.std
+    np.testing.assert_allclose(x[short, :44].numpy(), ref, rtol=1e-6, atol=1e-6)
+
+    torch.manual_seed(0)
+    model = build_tokenizer(load_config(TINY)).eval()   # eval: no EMA update between the passes
+
+    def loss_and_grads(batch):
+        model.zero_grad()
+        recon, _, commit, stats = model(batch, mask)
+        loss = reconstruction_loss(recon, batch, stats["frame_mask"])[0] + commit
+        loss.backward()
+        return float(loss.detach()), [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    garbage = x.clone()
+    garbage[short, 44:] = torch.randn(20, 263) * 5
+    la, ga = loss_and_grads(x)
+    lb, gb = loss_and_grads(garbage)
+    assert la == pytest.approx(lb, rel=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(ga, gb))
+
+
+def test_corpus_balanced_sampling(tmp_path):
+    from motiongpt2.data.corpora import corpus_labels
+    from motiongpt2.data.layout import write_dataset_json
+    from motiongpt2.tokenizer.data import corpus_weights
+
+    labels = ["big"] * 90 + ["small"] * 10
+    assert corpus_weights(labels, 0.0) is None and corpus_weights(["a", "a"], 1.0) is None
+    with pytest.raises(ValueError):
+        corpus_weights(labels, 1.5)
+    lengths = torch.full((100,), 80)
+    for balance, share in ((1.0, 0.5), (0.5, 0.25), (0.0, 0.10)):
+        s = StepBatchSampler(lengths, 64, 50, seed=0, weights=corpus_weights(labels, balance))
+        drawn = torch.cat([s.batch(k)[0] for k in range(200)])
+        assert float((drawn >= 90).double().mean()) == pytest.approx(share, abs=0.03), balance
+        assert torch.equal(s.batch(7)[0], s.batch(7)[0])  # a pure function of the step
+    # labels: recorded corpus names first, else the folder below the sources' common parent
+    write_dataset_json(tmp_path, {"clips": {
+        "a": {"corpus": "cmu-humanml3d", "source": "/d/mocap/cmu/bvh/01_01.bvh"},
+        "b": {"source": "/d/mocap/bandai-namco/dataset-1.tar.xz:data/x.bvh"},
+        "c": {"source": "/d/mocap/cmu/asfamc/35_01.amc.xz"}}})
+    assert corpus_labels(tmp_path, ["a", "b", "c", "zz"]) == ["cmu-humanml3d", "bandai-namco", "cmu",
+                                                             tmp_path.name]
+
+
+def test_config_values_are_type_checked(tmp_path):
+    from motiongpt2.cli import _parse_overrides
+    from motiongpt2.errors import InputFileError
+
+    ov = _parse_overrides(["train.lr=2e-4", "train.lr_milestones=[10, 20]", "train.short_clips=pad"])
+    assert ov == {"train.lr": 2e-4, "train.lr_milestones": [10, 20], "train.short_clips": "pad"}
+    cfg = apply_overrides(load_config(TINY), {"train.lr": "2e-4", "train.max_iters": 50.0})
+    assert cfg.train.lr == 2e-4 and isinstance(cfg.train.max_iters, int)
+    for bad, key in (({"train.lr": "fast"}, "train.lr"), ({"train.max_iters": 1.5}, "train.max_iters"),
+                     ({"train.short_clips": "crop"}, "short_clips"),
+                     ({"train.source_balance": 2}, "source_balance")):
+        with pytest.raises(InputFileError, match=key):
+            apply_overrides(load_config(TINY), bad)
 
 
 def test_lr_schedule_and_overrides():
@@ -242,6 +319,17 @@ def test_resume_reproduces_the_loss_curve(hml_data, tmp_path):
     with pytest.raises(Exception, match="already holds"):
         train_tokenizer(TINY, hml_data, tmp_path / "full", resume=False, device="cpu",
                         progress=False)
+
+
+def test_training_with_padded_short_clips_and_balance(hml_data, tmp_path):
+    ov = {**QUICK, "train.window": 64, "train.max_iters": 6, "train.short_clips": "pad",
+          "train.source_balance": 0.5}
+    s = train_tokenizer(TINY, hml_data, tmp_path / "run", device="cpu", progress=False,
+                        overrides=ov, eval_at_start=False, log_every=1)
+    assert s["n_train_clips"] == 5 and s["n_short_skipped"] == 0 and s["final_step"] == 6
+    info = _records(tmp_path / "run", "info")[0]
+    assert info["n_short_padded"] == 1 and list(info["corpora"].values()) == [5]
+    assert all(np.isfinite(loss) for _, loss in s["train_losses"])
 
 
 def test_sigint_saves_a_checkpoint(hml_data, tmp_path):

@@ -225,7 +225,13 @@ def _parse_overrides(items: Optional[List[str]]) -> dict:
         if "=" not in item:
             raise MotionGPT2Error(f"--override {item!r}: write KEY=VALUE, e.g. train.max_iters=500")
         key, value = item.split("=", 1)
-        overrides[key] = yaml.safe_load(value)
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str):  # YAML 1.1 reads 2e-4 (no dot) as a string
+            try:
+                parsed = float(parsed)
+            except ValueError:
+                pass
+        overrides[key] = parsed
     return overrides
 
 

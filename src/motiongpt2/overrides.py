@@ -6,6 +6,9 @@ Overrides come from the command line (``--override train.lr=2e-4``) or from Pyth
 from __future__ import annotations
 
 import copy
+import dataclasses
+import types
+import typing
 from typing import Any, Mapping
 
 
@@ -33,3 +36,84 @@ def apply_overrides(data: dict, overrides: Mapping[str, Any] | None) -> dict:
         else:
             deep_merge(data, {key: value})
     return data
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    """``value`` converted to the type ``hint`` (int, float, bool, str, ``X | None``, ``list[X]``,
+    ``tuple[X, ...]``); raises ``ValueError`` when it cannot be.
+
+    YAML 1.1 reads ``2e-4`` (no dot) as a string and ``1`` as an int; both are accepted for a float.
+    """
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg)
+            except ValueError as err:
+                errors.append(str(err))
+        raise ValueError("; ".join(errors))
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"expected a list, got {value!r}")
+        inner = args[0] if args else Any
+        items = [_coerce(v, inner) for v in value]
+        return tuple(items) if origin is tuple else items
+    if hint is Any or hint is None:
+        return value
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ValueError(f"expected an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ValueError(f"expected a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ValueError(f"expected a string, got {value!r}")
+    return value
+
+
+def build_section(cls: type, data: Any, section: str, source: Any) -> Any:
+    """Dataclass ``cls`` built from the YAML mapping ``data`` (section ``section`` of file ``source``).
+
+    Unknown keys and values of the wrong type are an :class:`InputFileError` naming the key, e.g.
+    ``configs/x.yaml: train.lr: expected a number, got 'abc' — fix the value or the --override``.
+    Values are converted to the annotated field types (``2e-4`` → float, ``[4000]`` → list[int]).
+    """
+    from .errors import InputFileError
+
+    if data is None:
+        return cls()
+    if not isinstance(data, dict):
+        raise InputFileError(source, f"'{section}' must be a mapping")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise InputFileError(source, f"unknown key(s) {unknown} in '{section}'",
+                             f"allowed keys are {sorted(names)}")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in data.items():
+        try:
+            values[key] = _coerce(value, hints.get(key, Any))
+        except ValueError as err:
+            raise InputFileError(source, f"{section}.{key}: {err}",
+                                 "fix the value in the YAML file or the --override") from None
+    return cls(**values)

@@ -251,7 +251,7 @@ def run_plan(plan: Plan, cfg: PrepareConfig, command: str | None = None, progres
         "counts": {"clips": len(records), **counts, "frames": frames, "seconds": round(frames / cfg.fps, 1),
                    "source_files": len(plan.jobs)},
         "caption_sources": dict(Counter(c.source for r in records for c in r.captions)),
-        "clips": {r.clip_id: r.meta for r in records},
+        "clips": {r.clip_id: {"corpus": plan.name, **r.meta} for r in records},
         "skipped": plan.skipped,
         "failures": failures,
         "command": command or " ".join(sys.argv),

@@ -47,6 +47,7 @@ import yaml
 from motiongpt2.overrides import apply_overrides, deep_merge
 
 from ..errors import DatasetError, InputFileError
+from ..train_loop import append_jsonl
 from .evaluator import (
     Evaluator,
     EvaluatorConfig,
@@ -164,11 +165,6 @@ def _corpus_words(roots: Sequence[Path], kind: str = "auto") -> set[str]:
                         words.update(parts[0].lower().split())
     words.discard("")
     return words
-
-
-def _append_jsonl(path: Path, record: Mapping[str, Any]) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, default=float) + "\n")
 
 
 def _truncate_jsonl(path: Path, max_step: int) -> None:
@@ -396,7 +392,7 @@ def train_evaluator(data_roots: str | Path | Sequence[str | Path], out_dir: str 
     data_info = {"roots": train_set.roots, "datasets": train_set.datasets, "train_pairs": len(train_set),
                  "val_pairs": len(val_set), "train_files": train_set.split_files, "val_files": val_set.split_files}
     if start == 0:
-        _append_jsonl(out / METRICS_FILE, {"type": "info", "step": 0, **data_info,
+        append_jsonl(out / METRICS_FILE, {"type": "info", "step": 0, **data_info,
                                            "params": sum(p.numel() for p in net.parameters())})
 
     def save(step: int, metrics: Mapping[str, float] | None, is_best: bool) -> Path:
@@ -431,7 +427,7 @@ def train_evaluator(data_roots: str | Path | Sequence[str | Path], out_dir: str 
         net.eval()
         res = validate_evaluator(evaluator, val_set, seed=int(tcfg["val_seed"]),
                                  replications=int(tcfg["val_replications"]))
-        _append_jsonl(out / METRICS_FILE, {"type": "val", "step": step, **res})
+        append_jsonl(out / METRICS_FILE, {"type": "val", "step": step, **res})
         return res
 
     bar = None
@@ -471,7 +467,7 @@ def train_evaluator(data_roots: str | Path | Sequence[str | Path], out_dir: str 
             n_run += 1
             if step % int(tcfg["log_every"]) == 0 or step == total:
                 rec = {k: v / n_run for k, v in running.items()}
-                _append_jsonl(out / METRICS_FILE, {"type": "train", "step": step, **rec,
+                append_jsonl(out / METRICS_FILE, {"type": "train", "step": step, **rec,
                                                    "elapsed_s": round(time.time() - t_start, 1)})
                 if bar is not None:
                     post = {"loss": f"{rec['loss']:.3f}"}

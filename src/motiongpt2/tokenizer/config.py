@@ -11,7 +11,6 @@ never silently falls back to a default.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import yaml
 
 from ..errors import InputFileError
+from ..overrides import build_section
 
 __all__ = ["VQVAEConfig", "PartAwareConfig", "TrainConfig", "TokenizerConfig", "load_config",
            "config_from_dict", "config_to_dict", "config_to_yaml"]
@@ -104,6 +104,11 @@ class TrainConfig:
         seed: random seed.
         eval_every, save_every: in iterations.
         num_workers: data-loader workers.
+        short_clips: ``"skip"`` clips shorter than ``window`` (T2M-GPT) or ``"pad"`` them to one
+            masked window each (see :mod:`motiongpt2.tokenizer.data`).
+        source_balance: 0 samples clips uniformly; 1 gives every corpus of a merged dataset
+            (``dataset.json`` ``clips[id].corpus``) the same share of the batches; between:
+            share ∝ ``n_corpus ** (1 - source_balance)``.
     """
 
     dataset: str = "humanml3d"
@@ -124,6 +129,8 @@ class TrainConfig:
     eval_every: int = 5000
     save_every: int = 5000
     num_workers: int = 4
+    short_clips: str = "skip"
+    source_balance: float = 0.0
 
 
 @dataclass
@@ -136,16 +143,6 @@ class TokenizerConfig:
 
 
 _MODEL_CLASSES = {"vqvae": VQVAEConfig, "part_aware": PartAwareConfig}
-
-
-def _build(cls, data: dict[str, Any] | None, where: str, source: str | Path):
-    data = dict(data or {})
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise InputFileError(source, f"unknown key(s) {unknown} in '{where}'",
-                             f"allowed keys are {sorted(names)}")
-    return cls(**data)
 
 
 def config_from_dict(data: dict[str, Any], source: str | Path = "<dict>") -> TokenizerConfig:
@@ -161,13 +158,19 @@ def config_from_dict(data: dict[str, Any], source: str | Path = "<dict>") -> Tok
     if kind not in _MODEL_CLASSES:
         raise InputFileError(source, f"unknown tokenizer kind {kind!r}",
                              f"use one of {sorted(_MODEL_CLASSES)}")
-    model = _build(_MODEL_CLASSES[kind], data.get("model"), "model", source)
-    train = _build(TrainConfig, data.get("train"), "train", source)
+    model = build_section(_MODEL_CLASSES[kind], data.get("model"), "model", source)
+    train = build_section(TrainConfig, data.get("train"), "train", source)
     if model.down_t < 0 or model.width < 1 or model.code_dim < 1:
         raise InputFileError(source, "model.down_t must be >= 0 and width/code_dim positive")
     if train.lr_schedule not in ("step", "cosine"):
         raise InputFileError(source, f"train.lr_schedule {train.lr_schedule!r} is not supported",
                              "use 'step' (warm-up + milestones) or 'cosine' (warm-up + cosine decay)")
+    if train.short_clips not in ("skip", "pad"):
+        raise InputFileError(source, f"train.short_clips {train.short_clips!r} is not supported",
+                             "use 'skip' (leave clips shorter than the window out) or 'pad'")
+    if not 0.0 <= train.source_balance <= 1.0:
+        raise InputFileError(source, f"train.source_balance {train.source_balance} is outside [0, 1]",
+                             "0 = uniform over clips, 1 = every corpus equally often")
     if train.window % model.unit:
         raise InputFileError(source, f"train.window {train.window} is not a multiple of the token "
                              f"unit {model.unit} (2**down_t)")

@@ -6,18 +6,25 @@ dataset split is loaded once, normalised with the given ``mean`` / ``std`` (the 
 that checkpoints are self-contained) and kept in memory in one contiguous float32 array — as T2M-GPT
 does; HumanML3D with mirrored copies needs about 4.4 GB.
 
-*Short clips are skipped, not padded*: a clip with fewer frames than the window cannot give a full
-window and is left out (T2M-GPT's rule); the count and ids are kept in :attr:`WindowDataset.n_short` /
-:attr:`WindowDataset.short_ids` and reported by the trainer.  Training batches are therefore always
-full ``(B, window, D)`` tensors without masks.
+*Short clips* (fewer frames than the window; ``short_clips`` option):
+
+* ``"skip"`` (T2M-GPT's rule, the default): they are left out; the count and ids are kept in
+  :attr:`WindowDataset.n_short` / :attr:`WindowDataset.short_ids` and reported by the trainer, and
+  every batch is a full ``(B, window, D)`` tensor without a mask.
+* ``"pad"``: a short clip gives one window, the whole clip, zero-padded at the end to ``window``
+  frames, with a ``(B, window)`` bool mask; the tokenizer masks every convolution and the loss, so
+  padding never counts.  HumanML3D-style corpora (40–196 frames) lose a quarter of their clips to
+  ``"skip"`` with 64-frame windows.
 
 *Determinism*.  The batch of global step ``s`` (0-based) is a pure function of ``(seed, s)``:
 
-* clip indices: the infinite stream ``perm_0 ‖ perm_1 ‖ …`` where ``perm_e`` is a permutation of the
-  ``N`` usable clips drawn from a ``torch.Generator`` seeded with ``mix(seed, 0, e)``; step ``s``
-  takes items ``[s·B, (s+1)·B)`` (a batch may straddle two epochs), so epoch ``e`` visits every
-  clip exactly once and ``epoch(s) = floor(s·B / N)``;
-* crop offsets: ``B`` integers ``uniform{0..len_i - window}`` from a generator seeded with
+* clip indices, uniform over clips (``weights=None``): the infinite stream ``perm_0 ‖ perm_1 ‖ …``
+  where ``perm_e`` is a permutation of the ``N`` usable clips drawn from a ``torch.Generator``
+  seeded with ``mix(seed, 0, e)``; step ``s`` takes items ``[s·B, (s+1)·B)`` (a batch may straddle
+  two epochs), so epoch ``e`` visits every clip exactly once and ``epoch(s) = floor(s·B / N)``;
+* clip indices with per-clip ``weights`` (corpus balancing, :func:`corpus_weights`): ``B`` draws
+  with replacement from a generator seeded with ``mix(seed, 2, s)``;
+* crop offsets: ``B`` integers ``uniform{0..max(len_i - window, 0)}`` from a generator seeded with
   ``mix(seed, 1, s)``.
 
 No state has to be saved to resume: a resumed run asks for step ``s+1`` and gets exactly the batch an
@@ -41,7 +48,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..data.readers import MotionTextDataset, open_dataset
 from ..errors import DatasetError
 
-__all__ = ["WindowDataset", "StepBatchSampler", "ClipDataset", "ClipBatch", "collate_clips",
+__all__ = ["WindowDataset", "StepBatchSampler", "corpus_weights", "ClipDataset", "ClipBatch", "collate_clips",
            "make_eval_loader", "open_split", "mix_seed"]
 
 _MASK64 = (1 << 63) - 1
@@ -86,6 +93,23 @@ def _stack_clips(arrays: Sequence[np.ndarray], dim: int) -> tuple[torch.Tensor, 
     return data, starts, lengths
 
 
+def corpus_weights(labels: Sequence[str], balance: float) -> torch.Tensor | None:
+    """Per-clip sampling weights ``(N,)`` float64 that balance corpora, or ``None`` for uniform.
+
+    A clip of a corpus with ``n_c`` clips gets weight ``n_c ** -balance``: ``balance = 0`` samples
+    clips uniformly (big corpora dominate), ``1`` gives every corpus the same share of the batches,
+    values between interpolate (``0.5``: share ∝ √n_c).
+    """
+    if not 0.0 <= balance <= 1.0:
+        raise ValueError(f"source_balance must be in [0, 1], got {balance}")
+    if balance == 0.0 or len(set(labels)) < 2:
+        return None
+    counts: dict[str, int] = {}
+    for lab in labels:
+        counts[lab] = counts.get(lab, 0) + 1
+    return torch.tensor([counts[lab] ** -balance for lab in labels], dtype=torch.float64)
+
+
 class WindowDataset(Dataset):
     """Random fixed-length windows of normalised features (see the module docstring).
 
@@ -93,35 +117,44 @@ class WindowDataset(Dataset):
         source: an opened split (:func:`open_split` / ``open_dataset``).
         window: window length in frames.
         mean, std: ``(D,)`` normalisation (default: the dataset's own ``mean`` / ``std``).
+        short_clips: ``"skip"`` or ``"pad"`` clips shorter than ``window``.
+        min_frames: with ``"pad"``, clips shorter than this (one token: ``2**down_t``) are skipped.
 
-    Items: ``ds[(clip, offset)]`` → ``(window, D)`` float32 tensor; :meth:`get_batch` gathers a
-    whole batch of ``(clip, offset)`` pairs at once (what the trainer uses).
+    Items: ``ds[(clip, offset)]`` → ``(window, D)`` float32 tensor (zero-padded); :meth:`get_batch`
+    gathers a whole batch of ``(clip, offset)`` pairs at once with its mask (what the trainer uses).
 
     Attributes:
-        ids: ids of the usable clips (at least ``window`` frames), in dataset order.
+        ids: ids of the usable clips, in dataset order.
         lengths: ``(N,)`` long frame counts of the usable clips.
-        n_short, short_ids: clips skipped because they are shorter than ``window``.
+        n_short, short_ids: clips skipped because they are too short.
+        n_padded: usable clips shorter than ``window`` (padded; 0 with ``"skip"``).
     """
 
-    def __init__(self, source: MotionTextDataset, window: int, mean=None, std=None):
+    def __init__(self, source: MotionTextDataset, window: int, mean=None, std=None,
+                 short_clips: str = "skip", min_frames: int = 1):
         if mean is None or std is None:
             if source.mean is None or source.std is None:
                 raise DatasetError(source.root, "no valid Mean.npy/Std.npy",
                                    "compute them with compute_mean_std (the prepare step writes them)")
             mean, std = source.mean, source.std
+        if short_clips not in ("skip", "pad"):
+            raise ValueError(f"short_clips must be 'skip' or 'pad', got {short_clips!r}")
         self.window = int(window)
+        self.short_clips = short_clips
         self.dim = int(source.dim)
         self.mean = np.asarray(mean, dtype=np.float32).reshape(self.dim)
         self.std = np.asarray(std, dtype=np.float32).reshape(self.dim)
-        keep = [i for i, n in enumerate(source.lengths) if n >= self.window]
-        self.short_ids = [source.ids[i] for i, n in enumerate(source.lengths) if n < self.window]
+        need = self.window if short_clips == "skip" else max(1, int(min_frames))
+        keep = [i for i, n in enumerate(source.lengths) if n >= need]
+        self.short_ids = [source.ids[i] for i, n in enumerate(source.lengths) if n < need]
         self.n_short = len(self.short_ids)
         if not keep:
             raise DatasetError(source.root, f"no clip of split {source.split!r} has at least "
-                               f"{self.window} frames (window)", "use a smaller train.window")
+                               f"{need} frames", "use a smaller train.window or short_clips: pad")
         self.ids = [source.ids[i] for i in keep]
         arrays = [(source[i].features - self.mean) / self.std for i in keep]
         self.data, self.starts, self.lengths = _stack_clips(arrays, self.dim)
+        self.n_padded = int((self.lengths < self.window).sum())
         self._steps = torch.arange(self.window)
 
     def __len__(self) -> int:
@@ -130,34 +163,47 @@ class WindowDataset(Dataset):
 
     def __getitem__(self, item: tuple[int, int]) -> torch.Tensor:
         clip, offset = item
-        s = int(self.starts[clip]) + int(offset)
-        return self.data[s: s + self.window]
+        x, _ = self.get_batch(torch.tensor([clip]), torch.tensor([offset]))
+        return x[0]
 
-    def get_batch(self, clips: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """``(B, window, D)`` windows for ``clips`` / ``offsets`` ``(B,)`` long."""
+    def get_batch(self, clips: torch.Tensor, offsets: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(x, mask)`` for ``clips`` / ``offsets`` ``(B,)`` long: ``x`` ``(B, window, D)`` float32,
+        zero after a short clip's end; ``mask`` ``(B, window)`` bool, or ``None`` when every window is
+        full (always the case with ``short_clips="skip"``)."""
+        valid = self._steps[None, :] < (self.lengths[clips] - offsets)[:, None]       # (B, W)
         idx = (self.starts[clips] + offsets)[:, None] + self._steps[None, :]
-        return self.data[idx]
+        if bool(valid.all()):
+            return self.data[idx], None
+        x = self.data[torch.where(valid, idx, 0)] * valid[..., None]
+        return x, valid
 
     def describe(self) -> str:
-        return (f"{len(self)} clips, {int(self.lengths.sum())} frames; {self.n_short} clips shorter "
-                f"than the {self.window}-frame window skipped")
+        how = (f"{self.n_short} clips shorter than the {self.window}-frame window skipped"
+               if self.short_clips == "skip" else
+               f"{self.n_padded} clips shorter than the {self.window}-frame window padded, "
+               f"{self.n_short} too short skipped")
+        return f"{len(self)} clips, {int(self.lengths.sum())} frames; {how}"
 
 
 class StepBatchSampler:
     """Deterministic batches of ``(clip, offset)`` for global steps ``start_step, start_step+1, …``.
 
     Args:
-        lengths: ``(N,)`` frame counts of the usable clips.
+        lengths: ``(N,)`` frame counts of the usable clips (a clip shorter than ``window`` always
+            gets offset 0).
         window, batch_size, seed: as in the training config.
         start_step: the first step to produce (``0`` for a new run, ``k`` after a checkpoint at step
             ``k``: the batch "of step k+1" in 1-based counting is ``batch(k)``).
+        weights: optional ``(N,)`` non-negative clip weights (:func:`corpus_weights`); ``None``:
+            epochs of permutations.
 
     ``batch(s)`` is a pure function of ``(seed, s)``; iterating yields ``list[(clip, offset)]`` for use
     as a ``DataLoader`` ``batch_sampler`` with :class:`WindowDataset`.
     """
 
     def __init__(self, lengths: torch.Tensor | Sequence[int], window: int, batch_size: int,
-                 seed: int, start_step: int = 0):
+                 seed: int, start_step: int = 0, weights: torch.Tensor | None = None):
         self.lengths = torch.as_tensor(lengths, dtype=torch.long)
         self.n = int(self.lengths.numel())
         self.window = int(window)
@@ -166,8 +212,14 @@ class StepBatchSampler:
         self.start_step = int(start_step)
         if self.n == 0 or self.batch_size < 1:
             raise ValueError("need at least one clip and a positive batch size")
-        if int(self.lengths.min()) < self.window:
-            raise ValueError("every clip must have at least `window` frames")
+        if int(self.lengths.min()) < 1:
+            raise ValueError("every clip must have at least one frame")
+        self.weights = None
+        if weights is not None:
+            self.weights = torch.as_tensor(weights, dtype=torch.float64)
+            if self.weights.shape != (self.n,) or bool((self.weights < 0).any()) \
+                    or float(self.weights.sum()) <= 0:
+                raise ValueError("weights must be (N,) non-negative with a positive sum")
         self._perm_cache: dict[int, torch.Tensor] = {}
 
     @property
@@ -175,7 +227,7 @@ class StepBatchSampler:
         return self.n / self.batch_size
 
     def epoch_of(self, step: int) -> int:
-        """Epoch (0-based) that the first item of step ``step`` belongs to."""
+        """Epoch (0-based) that the first item of step ``step`` belongs to (``N`` items per epoch)."""
         return (int(step) * self.batch_size) // self.n
 
     def _perm(self, epoch: int) -> torch.Tensor:
@@ -188,8 +240,10 @@ class StepBatchSampler:
             self._perm_cache[epoch] = p
         return p
 
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(clips, offsets)`` ``(B,)`` long each for global step ``step`` (0-based)."""
+    def _clips(self, step: int) -> torch.Tensor:
+        if self.weights is not None:
+            g = torch.Generator().manual_seed(mix_seed(self.seed, 2, step))
+            return torch.multinomial(self.weights, self.batch_size, replacement=True, generator=g)
         first = int(step) * self.batch_size
         pos = torch.arange(first, first + self.batch_size)
         epochs = pos // self.n
@@ -197,8 +251,13 @@ class StepBatchSampler:
         for e in torch.unique(epochs).tolist():
             sel = epochs == e
             clips[sel] = self._perm(e)[pos[sel] - e * self.n]
+        return clips
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(clips, offsets)`` ``(B,)`` long each for global step ``step`` (0-based)."""
+        clips = self._clips(step)
         g = torch.Generator().manual_seed(mix_seed(self.seed, 1, step))
-        room = (self.lengths[clips] - self.window + 1).to(torch.float64)
+        room = (self.lengths[clips] - self.window + 1).clamp(min=1).to(torch.float64)
         offsets = (torch.rand(self.batch_size, generator=g, dtype=torch.float64) * room).long()
         return clips, torch.minimum(offsets, room.long() - 1)
 

@@ -9,7 +9,9 @@ One call of :func:`train_tokenizer` trains (or resumes) a run directory ``out_di
       latest, best           pointers (best = lowest validation MPJPE)
 
 **Loop.**  Step-based: the batch of step ``s`` is a pure function of ``(seed, s)``
-(:class:`~.data.StepBatchSampler`), the loss is ``reconstruction_loss(recon, x, vel_weight) +
+(:class:`~.data.StepBatchSampler`; clips sampled uniformly or corpus-balanced with
+``source_balance``; clips shorter than the window skipped or padded and masked with
+``short_clips``), the loss is ``reconstruction_loss(recon, x, vel_weight) +
 commitment``, AdamW (``lr``, ``betas``, ``weight_decay``), optional gradient clipping, and a
 learning-rate schedule of linear warm-up (``lr·(s+1)/warmup_iters``, T2M-GPT) followed by step decay
 at ``lr_milestones`` (``lr_schedule: step``) or cosine decay to 0 at the last step (``cosine``).
@@ -38,11 +40,8 @@ loss in float32.
 """
 from __future__ import annotations
 
-import json
 import math
 import random
-import signal
-import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -56,6 +55,7 @@ import torch
 from motiongpt2.overrides import apply_overrides as merge_overrides
 
 from ..errors import DatasetError, InputFileError
+from ..train_loop import append_jsonl, run_steps, truncate_metrics
 from .checkpoint import (
     _write_text,
     build_tokenizer,
@@ -70,10 +70,12 @@ from .config import (
     config_to_yaml,
     load_config,
 )
+from ..data.corpora import corpus_labels
 from .data import (
     ClipDataset,
     StepBatchSampler,
     WindowDataset,
+    corpus_weights,
     make_eval_loader,
     open_split,
 )
@@ -133,52 +135,6 @@ def _scalar_stats(stats: Mapping[str, torch.Tensor]) -> dict[str, float]:
     return {k: float(v) for k, v in stats.items() if torch.is_tensor(v) and v.dim() == 0}
 
 
-def _append_jsonl(path: Path, record: Mapping[str, Any]) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-        f.flush()
-
-
-def _truncate_metrics(path: Path, max_step: int) -> None:
-    """Drop records with ``step > max_step`` (written after the checkpoint we resume from)."""
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by the kill
-        if int(rec.get("step", 0)) <= max_step:
-            keep.append(line)
-    _write_text(path, "".join(line + "\n" for line in keep))
-
-
-class _SigintFlag:
-    """First SIGINT sets ``hit`` (the loop saves and stops); the second raises KeyboardInterrupt."""
-
-    def __init__(self):
-        self.hit = False
-        self._old = None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.hit:
-            raise KeyboardInterrupt
-        self.hit = True
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-        return False
-
-
-# ------------------------------------------------------------------------------ main entry
 def train_tokenizer(config_path: str | Path, data_root: str | Path, out_dir: str | Path,
                     max_steps: int | None = None, resume: bool = True, device: str = "auto",
                     overrides: Mapping[str, Any] | None = None, *, log_every: int = 10,
@@ -262,8 +218,11 @@ def train_tokenizer(config_path: str | Path, data_root: str | Path, out_dir: str
                                "compute them with compute_mean_std over the train split")
         model.set_normalization(src.mean, src.std)
     mean, std = model.mean.cpu().numpy(), model.std.cpu().numpy()
-    train_ds = WindowDataset(src, tc.window, mean, std)
-    sampler = StepBatchSampler(train_ds.lengths, tc.window, tc.batch_size, tc.seed)
+    train_ds = WindowDataset(src, tc.window, mean, std, short_clips=tc.short_clips,
+                             min_frames=model.unit)
+    corpora = corpus_labels(data_root, train_ds.ids)
+    sampler = StepBatchSampler(train_ds.lengths, tc.window, tc.batch_size, tc.seed,
+                               weights=corpus_weights(corpora, tc.source_balance))
     n_total = total_steps(cfg, len(train_ds))
     stop_step = n_total if max_steps is None else min(n_total, int(max_steps))
 
@@ -293,19 +252,21 @@ def train_tokenizer(config_path: str | Path, data_root: str | Path, out_dir: str
         if "best_mpjpe_mm" in bm:
             best_val = float(bm["best_mpjpe_mm"])
             best_step = int(bm.get("best_step", 0))
-        _truncate_metrics(metrics_path, start_step)
+        truncate_metrics(metrics_path, start_step)
         ckpt = None  # free the loaded trainer state
 
     _write_text(out / "config.yaml", config_to_yaml(cfg))
     info = {"type": "info", "step": start_step, "event": "resume" if start_step else "start",
             "device": str(dev), "amp": amp, "total_steps": n_total, "stop_step": stop_step,
             "n_train_clips": len(train_ds), "n_train_frames": int(train_ds.lengths.sum()),
-            "n_short_skipped": train_ds.n_short,
+            "n_short_skipped": train_ds.n_short, "n_short_padded": train_ds.n_padded,
+            "corpora": {c: corpora.count(c) for c in sorted(set(corpora))},
+            "source_balance": tc.source_balance,
             "n_val_clips": len(val_loader.dataset) if val_loader is not None else 0,
             "steps_per_epoch": sampler.steps_per_epoch,
             "params": sum(p.numel() for p in model.parameters()),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    _append_jsonl(metrics_path, info)
+    append_jsonl(metrics_path, info)
 
     # ---------------------------------------------------------------- loop
     bar = None
@@ -317,113 +278,68 @@ def train_tokenizer(config_path: str | Path, data_root: str | Path, out_dir: str
                   f"{' (bf16 autocast)' if amp else ''}; train data: {train_ds.describe()}; "
                   f"{info['n_val_clips']} val clips; steps {start_step}->{stop_step} of {n_total}")
 
-    last_val: dict[str, float] | None = None
-    train_losses: list[tuple[int, float]] = []
-    saved_step = start_step if start_step else None
-    step = start_step
-    interrupted = False
-    train_time = 0.0
+    def step_fn(s: int) -> dict[str, float]:
+        clips, offsets = sampler.batch(s)
+        x, mask = train_ds.get_batch(clips, offsets)
+        x = x.to(dev, non_blocking=True)
+        mask = None if mask is None else mask.to(dev, non_blocking=True)
+        with autocast_context(dev, amp):
+            recon, _, commit, stats = model(x, mask)
+        loss_mask = None if mask is None else stats["frame_mask"]
+        rec, parts = reconstruction_loss(recon.float(), x, loss_mask, tc.vel_weight)
+        loss = rec + commit.float()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = None
+        if tc.grad_clip is not None:
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        lr = opt.param_groups[0]["lr"]
+        opt.step()
+        sched.step()
+        record = {"loss": float(loss.detach()), "recon": float(parts["recon"]),
+                  "vel": float(parts["vel"]), "commit": float(commit.detach()), "lr": lr,
+                  **_scalar_stats(stats)}
+        if gnorm is not None:
+            record["grad_norm"] = float(gnorm)
+        return record
 
-    def validate(at: int) -> dict[str, float] | None:
-        nonlocal last_val
-        if val_loader is None:
-            return None
-        devices = [dev.index or 0] if dev.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):  # validation never perturbs the RNG stream
-            res = reconstruction_metrics(model, val_loader, dev, amp)
-        last_val = res
-        _append_jsonl(metrics_path, {"type": "val", "step": at, **res})
-        if bar is not None:
-            bar.write(f"step {at}: val MPJPE {res['mpjpe_mm']:.1f} mm, feature L1 "
-                      f"{res['feature_l1']:.4f}, usage {_usage_str(res)}")
-        return res
+    def save(at: int, is_best: bool, metrics: dict[str, float]) -> None:
+        save_checkpoint(out, model, cfg, step=at, epoch=sampler.epoch_of(max(at - 1, 0)),
+                        optimizer=opt, scheduler=sched, metrics=metrics, is_best=is_best,
+                        keep_last=keep_last)
 
-    def save(at: int, is_best: bool, extra: Mapping[str, float] | None = None) -> Path:
-        nonlocal saved_step
-        m = dict(extra or {})
-        if best_val is not None:
-            m["best_mpjpe_mm"] = best_val
-            m["best_step"] = float(best_step)
-        path = save_checkpoint(out, model, cfg, step=at, epoch=sampler.epoch_of(max(at - 1, 0)),
-                               optimizer=opt, scheduler=sched, metrics=m, is_best=is_best,
-                               keep_last=keep_last)
-        saved_step = at
-        return path
+    def postfix(record: dict[str, float], last_val: dict | None) -> dict[str, str]:
+        post = {"loss": f"{record['loss']:.4f}", "lr": f"{record['lr']:.2e}"}
+        if last_val is not None:
+            post["val_mpjpe"] = f"{last_val['mpjpe_mm']:.1f}"
+        return post
 
-    with _SigintFlag() as sig:
-        if start_step == 0 and eval_at_start and stop_step > 0:
-            validate(0)
-        while step < stop_step:
-            if sig.hit:
-                interrupted = True
-                break
-            t0 = time.perf_counter()
-            clips, offsets = sampler.batch(step)
-            x = train_ds.get_batch(clips, offsets).to(dev, non_blocking=True)
-            with autocast_context(dev, amp):
-                recon, _, commit, stats = model(x)
-            rec, parts = reconstruction_loss(recon.float(), x, None, tc.vel_weight)
-            loss = rec + commit.float()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            gnorm = None
-            if tc.grad_clip is not None:
-                gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-            lr = opt.param_groups[0]["lr"]
-            opt.step()
-            sched.step()
-            step += 1
-            loss_v = float(loss.detach())
-            train_time += time.perf_counter() - t0
-            if not math.isfinite(loss_v):
-                raise FloatingPointError(f"loss became {loss_v} at step {step}; last checkpoint: "
-                                         f"step {saved_step} in {out}")
-            record = {"loss": loss_v, "recon": float(parts["recon"]), "vel": float(parts["vel"]),
-                      "commit": float(commit.detach()), "lr": lr, **_scalar_stats(stats)}
-            if gnorm is not None:
-                record["grad_norm"] = float(gnorm)
-            if step % max(1, log_every) == 0 or step == stop_step:
-                _append_jsonl(metrics_path, {"type": "train", "step": step,
-                                             "epoch": sampler.epoch_of(step - 1), **record})
-                train_losses.append((step, loss_v))
-            if bar is not None:
-                post = {"loss": f"{loss_v:.4f}", "lr": f"{lr:.2e}"}
-                if last_val is not None:
-                    post["val_mpjpe"] = f"{last_val['mpjpe_mm']:.1f}"
-                bar.set_postfix(post, refresh=False)
-                bar.update(1)
-            is_best = False
-            val_now = None
-            if step % tc.eval_every == 0 or step == stop_step:
-                val_now = validate(step)
-                if val_now is not None and (best_val is None or val_now[BEST_KEY] < best_val):
-                    best_val, best_step, is_best = val_now[BEST_KEY], step, True
-            if is_best or step % tc.save_every == 0 or step == stop_step:
-                extra = {"train_loss": loss_v}
-                if val_now is not None:
-                    extra.update({f"val_{k}": v for k, v in val_now.items()})
-                save(step, is_best, extra)
-            if callback is not None:
-                callback(step, record)
-        if sig.hit and not interrupted and step < stop_step:
-            interrupted = True
-        if interrupted and saved_step != step:
-            save(step, False, {"interrupted": 1.0})
+    loop = run_steps(
+        step_fn=step_fn,
+        validate_fn=lambda: (reconstruction_metrics(model, val_loader, dev, amp)
+                             if val_loader is not None else None),
+        save_fn=save, metrics_path=metrics_path, start_step=start_step, stop_step=stop_step,
+        eval_every=tc.eval_every, save_every=tc.save_every, best_key=BEST_KEY,
+        best_name="best_mpjpe_mm", best_val=best_val, best_step=best_step, log_every=log_every,
+        eval_at_start=eval_at_start, train_extra=lambda s: {"epoch": sampler.epoch_of(s - 1)},
+        bar=bar, postfix=postfix,
+        describe_val=lambda r: (f"val MPJPE {r['mpjpe_mm']:.1f} mm, feature L1 "
+                                f"{r['feature_l1']:.4f}, usage {_usage_str(r)}"),
+        callback=callback, where=str(out))
     if bar is not None:
         bar.close()
-    n_run = step - start_step
-    _append_jsonl(metrics_path, {"type": "info", "step": step,
-                                 "event": "interrupted" if interrupted else "stop",
-                                 "steps_per_s": n_run / train_time if train_time > 0 else None,
-                                 "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    append_jsonl(metrics_path, {"type": "info", "step": loop.final_step,
+                                "event": "interrupted" if loop.interrupted else "stop",
+                                "steps_per_s": loop.steps_per_s(start_step)
+                                if loop.train_time > 0 else None,
+                                "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
     latest = (out / "latest").read_text().strip() if (out / "latest").exists() else None
     return {
         "out_dir": str(out), "device": str(dev), "amp": amp, "start_step": start_step,
-        "final_step": step, "total_steps": n_total, "interrupted": interrupted,
+        "final_step": loop.final_step, "total_steps": n_total, "interrupted": loop.interrupted,
         "resumed": start_step > 0, "checkpoint": str(out / latest) if latest else None,
-        "best_step": best_step, "best_mpjpe_mm": best_val, "last_val": last_val,
-        "train_losses": train_losses,
-        "steps_per_s": n_run / train_time if train_time > 0 else float("nan"),
+        "best_step": loop.best_step, "best_mpjpe_mm": loop.best_val, "last_val": loop.last_val,
+        "train_losses": loop.train_losses, "steps_per_s": loop.steps_per_s(start_step),
         "n_train_clips": len(train_ds), "n_short_skipped": train_ds.n_short,
     }
 

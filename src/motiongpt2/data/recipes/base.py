@@ -109,6 +109,10 @@ def split_for(key: str, val: float = 0.05, test: float = 0.15) -> str:
 
 def merge_plans(name: str, plans: list[Plan], meta: dict) -> Plan:
     """One plan executing several recipes' jobs into one dataset (clip ids must not collide)."""
+    for p in plans:  # each clip remembers its corpus (tokenizer training can balance corpora)
+        for job in p.jobs:
+            for clip in job.clips:
+                clip.meta.setdefault("corpus", p.name)
     merged = dict(meta)
     merged.setdefault("recipes", [p.name for p in plans])
     merged["sources"] = [s for p in plans for s in p.meta.get("sources", [])] + list(meta.get("sources", []))

@@ -10,7 +10,6 @@ checkpoint also records ``num_codes`` (taken from the tokenizer at training time
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import yaml
 
 from ...errors import InputFileError
+from ...overrides import build_section
 
 __all__ = ["GPTConfig", "GPTTrainConfig", "T2MGPTConfig", "load_t2mgpt_config", "t2mgpt_config_from_dict",
            "t2mgpt_config_to_dict", "t2mgpt_config_to_yaml"]
@@ -104,18 +104,6 @@ class T2MGPTConfig:
     train: GPTTrainConfig = field(default_factory=GPTTrainConfig)
 
 
-def _build(cls, data: Any, section: str, source) -> Any:
-    if data is None:
-        return cls()
-    if not isinstance(data, dict):
-        raise InputFileError(source, f"'{section}' must be a mapping")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise InputFileError(source, f"unknown key(s) {unknown} in '{section}'", f"allowed: {sorted(names)}")
-    return cls(**data)
-
-
 def t2mgpt_config_from_dict(data: dict[str, Any], source: str | Path = "<dict>") -> T2MGPTConfig:
     if not isinstance(data, dict):
         raise InputFileError(source, "a T2M-GPT config must be a YAML mapping",
@@ -123,8 +111,8 @@ def t2mgpt_config_from_dict(data: dict[str, Any], source: str | Path = "<dict>")
     unknown = sorted(set(data) - {"model", "train"})
     if unknown:
         raise InputFileError(source, f"unknown top-level key(s) {unknown}", "allowed keys are ['model', 'train']")
-    cfg = T2MGPTConfig(_build(GPTConfig, data.get("model"), "model", source),
-                       _build(GPTTrainConfig, data.get("train"), "train", source))
+    cfg = T2MGPTConfig(build_section(GPTConfig, data.get("model"), "model", source),
+                       build_section(GPTTrainConfig, data.get("train"), "train", source))
     m, t = cfg.model, cfg.train
     if m.width % m.n_heads:
         raise InputFileError(source, f"model.width {m.width} is not a multiple of model.n_heads {m.n_heads}")

@@ -17,7 +17,6 @@ bit-identical to an uninterrupted run on CPU.
 """
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -32,12 +31,8 @@ from motiongpt2.overrides import apply_overrides as merge_overrides
 from ...errors import DatasetError, InputFileError
 from ...tokenizer.checkpoint import _write_text, load_checkpoint, resolve_checkpoint
 from ...tokenizer.evaluate import autocast_context, resolve_device
-from ...tokenizer.train import (
-    _append_jsonl,
-    _SigintFlag,
-    _truncate_metrics,
-    seed_everything,
-)
+from ...tokenizer.train import seed_everything
+from ...train_loop import append_jsonl, run_steps, truncate_metrics
 from .checkpoint import load_t2mgpt, restore_state, save_t2mgpt
 from .config import (
     T2MGPTConfig,
@@ -232,7 +227,7 @@ def train_t2mgpt(config_path: str | Path, data_root: str | Path, tokenizer_ckpt:
         bm = ckpt.meta.get("metrics", {})
         if "best_val_loss" in bm:
             best_val, best_step = float(bm["best_val_loss"]), int(bm.get("best_step", 0))
-        _truncate_metrics(metrics_path, start_step)
+        truncate_metrics(metrics_path, start_step)
         ckpt = None
     n_total = int(tc.max_iters)
     stop_step = n_total if max_steps is None else min(n_total, int(max_steps))
@@ -245,7 +240,7 @@ def train_t2mgpt(config_path: str | Path, data_root: str | Path, tokenizer_ckpt:
             "amp": amp, "total_steps": n_total, "stop_step": stop_step, "params": params,
             "n_train_items": len(train_set), "n_val_pairs": sum(len(b.lengths) for b in vbatches) if vbatches else 0,
             "threads": torch.get_num_threads(), "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra_meta}
-    _append_jsonl(metrics_path, info)
+    append_jsonl(metrics_path, info)
 
     bar = None
     if progress:
@@ -256,107 +251,59 @@ def train_t2mgpt(config_path: str | Path, data_root: str | Path, tokenizer_ckpt:
                   f"train {train_set.describe()}; {info['n_val_pairs']} val pairs; steps {start_step}->{stop_step} "
                   f"of {n_total}")
 
-    last_val: dict[str, float] | None = None
-    first_val: dict[str, float] | None = None
-    train_losses: list[tuple[int, float]] = []
-    saved_step = start_step if start_step else None
-    step = start_step
-    interrupted = False
-    train_time = 0.0
+    def step_fn(s: int) -> dict[str, float]:
+        b = make_batch(train_set, bank, s, tc.batch_size, tc.seed, cfg.model.num_codes,
+                       cfg.model.max_tokens, tc.drop_edge_prob, tc.tau_min, tc.tau_max)
+        L = int(b.lengths.max())
+        cond, x = b.cond.to(dev, non_blocking=True), b.inputs[:, :L].to(dev, non_blocking=True)
+        y, n = b.targets[:, : L + 1].to(dev, non_blocking=True), b.lengths.to(dev)
+        with autocast_context(dev, amp):
+            logits = model(cond, x)
+        loss = masked_token_loss(logits.float(), y, n, tc.loss_reduction)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = None
+        if tc.grad_clip is not None:
+            gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip))
+        lr = opt.param_groups[0]["lr"]
+        opt.step()
+        sched.step()
+        record = {"loss": float(loss.detach()), "lr": lr}
+        if gnorm is not None:
+            record["grad_norm"] = gnorm
+        return record
 
-    def validate(at: int) -> dict[str, float] | None:
-        nonlocal last_val, first_val
-        if not vbatches:
-            return None
-        devices = [dev.index or 0] if dev.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            res = evaluate_loss(model, vbatches, dev, amp, tc.loss_reduction)
-        last_val = res
-        if first_val is None:
-            first_val = res
-        _append_jsonl(metrics_path, {"type": "val", "step": at, **res})
-        if bar is not None:
-            bar.write(f"step {at}: val loss {res['loss']:.4f}, token acc {100 * res['token_acc']:.1f}%, "
-                      f"end acc {100 * res['end_acc']:.1f}%")
-        return res
+    def save(at: int, is_best: bool, metrics: dict[str, float]) -> None:
+        save_t2mgpt(out, model, cfg, step=at, extra_meta=extra_meta, optimizer=opt, scheduler=sched,
+                    metrics=metrics, is_best=is_best, keep_last=keep_last)
 
-    def save(at: int, is_best: bool, extra: Mapping[str, float] | None = None) -> Path:
-        nonlocal saved_step
-        m = dict(extra or {})
-        if best_val is not None:
-            m["best_val_loss"], m["best_step"] = best_val, float(best_step)
-        p = save_t2mgpt(out, model, cfg, step=at, extra_meta=extra_meta, optimizer=opt, scheduler=sched,
-                        metrics=m, is_best=is_best, keep_last=keep_last)
-        saved_step = at
-        return p
+    def postfix(record: dict[str, float], last_val: dict | None) -> dict[str, str]:
+        post = {"loss": f"{record['loss']:.3f}", "lr": f"{record['lr']:.1e}"}
+        if last_val is not None:
+            post["val"] = f"{last_val['loss']:.3f}"
+            post["acc"] = f"{100 * last_val['token_acc']:.0f}%"
+        return post
 
-    with _SigintFlag() as sig:
-        if start_step == 0 and eval_at_start and stop_step > 0:
-            validate(0)
-        while step < stop_step:
-            if sig.hit:
-                interrupted = True
-                break
-            t0 = time.perf_counter()
-            b = make_batch(train_set, bank, step, tc.batch_size, tc.seed, cfg.model.num_codes,
-                           cfg.model.max_tokens, tc.drop_edge_prob, tc.tau_min, tc.tau_max)
-            L = int(b.lengths.max())
-            cond, x = b.cond.to(dev, non_blocking=True), b.inputs[:, :L].to(dev, non_blocking=True)
-            y, n = b.targets[:, : L + 1].to(dev, non_blocking=True), b.lengths.to(dev)
-            with autocast_context(dev, amp):
-                logits = model(cond, x)
-            loss = masked_token_loss(logits.float(), y, n, tc.loss_reduction)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            gnorm = None
-            if tc.grad_clip is not None:
-                gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip))
-            lr = opt.param_groups[0]["lr"]
-            opt.step()
-            sched.step()
-            step += 1
-            loss_v = float(loss.detach())
-            train_time += time.perf_counter() - t0
-            if not math.isfinite(loss_v):
-                raise FloatingPointError(f"loss became {loss_v} at step {step}; last checkpoint: step {saved_step}")
-            record = {"loss": loss_v, "lr": lr}
-            if gnorm is not None:
-                record["grad_norm"] = gnorm
-            if step % max(1, log_every) == 0 or step == stop_step:
-                _append_jsonl(metrics_path, {"type": "train", "step": step, **record})
-                train_losses.append((step, loss_v))
-            if bar is not None:
-                post = {"loss": f"{loss_v:.3f}", "lr": f"{lr:.1e}"}
-                if last_val is not None:
-                    post["val"] = f"{last_val['loss']:.3f}"
-                    post["acc"] = f"{100 * last_val['token_acc']:.0f}%"
-                bar.set_postfix(post, refresh=False)
-                bar.update(1)
-            is_best, val_now = False, None
-            if step % tc.eval_every == 0 or step == stop_step:
-                val_now = validate(step)
-                if val_now is not None and (best_val is None or val_now["loss"] < best_val):
-                    best_val, best_step, is_best = val_now["loss"], step, True
-            if is_best or step % tc.save_every == 0 or step == stop_step:
-                extra = {"train_loss": loss_v}
-                if val_now is not None:
-                    extra.update({f"val_{k}": v for k, v in val_now.items()})
-                save(step, is_best, extra)
-            if callback is not None:
-                callback(step, record)
-        if sig.hit and not interrupted and step < stop_step:
-            interrupted = True
-        if interrupted and saved_step != step:
-            save(step, False, {"interrupted": 1.0})
+    loop = run_steps(
+        step_fn=step_fn,
+        validate_fn=lambda: (evaluate_loss(model, vbatches, dev, amp, tc.loss_reduction)
+                             if vbatches else None),
+        save_fn=save, metrics_path=metrics_path, start_step=start_step, stop_step=stop_step,
+        eval_every=tc.eval_every, save_every=tc.save_every, best_key="loss",
+        best_name="best_val_loss", best_val=best_val, best_step=best_step, log_every=log_every,
+        eval_at_start=eval_at_start, bar=bar, postfix=postfix,
+        describe_val=lambda r: (f"val loss {r['loss']:.4f}, token acc {100 * r['token_acc']:.1f}%, "
+                                f"end acc {100 * r['end_acc']:.1f}%"),
+        callback=callback, where=str(out))
     if bar is not None:
         bar.close()
-    _append_jsonl(metrics_path, {"type": "info", "step": step, "event": "interrupted" if interrupted else "stop",
-                                 "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    append_jsonl(metrics_path, {"type": "info", "step": loop.final_step,
+                                "event": "interrupted" if loop.interrupted else "stop",
+                                "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
     latest = (out / "latest").read_text().strip() if (out / "latest").exists() else None
-    n_run = step - start_step
-    return {"out_dir": str(out), "device": str(dev), "start_step": start_step, "final_step": step,
-            "total_steps": n_total, "interrupted": interrupted, "resumed": start_step > 0,
-            "checkpoint": str(out / latest) if latest else None, "best_step": best_step, "best_val_loss": best_val,
-            "first_val": first_val, "last_val": last_val, "train_losses": train_losses,
-            "steps_per_s": n_run / train_time if train_time > 0 else float("nan"), "params": params,
+    return {"out_dir": str(out), "device": str(dev), "start_step": start_step, "final_step": loop.final_step,
+            "total_steps": n_total, "interrupted": loop.interrupted, "resumed": start_step > 0,
+            "checkpoint": str(out / latest) if latest else None, "best_step": loop.best_step,
+            "best_val_loss": loop.best_val, "first_val": loop.first_val, "last_val": loop.last_val,
+            "train_losses": loop.train_losses, "steps_per_s": loop.steps_per_s(start_step), "params": params,
             "n_train_items": len(train_set), "tokenizer": str(tok_dir), "tokenizer_hash": tok_hash}
