@@ -15,10 +15,7 @@ interrupted run never leaves a half-written clip behind.
 """
 from __future__ import annotations
 
-import io
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -26,6 +23,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from motiongpt2.data.text import TextEntry, format_text_line, tag_captions
+from motiongpt2.atomic import atomic_save_npy, atomic_write_text  # noqa: F401 (re-exported)
 from motiongpt2.motion.skeleton import Skeleton, skeleton_for_dim
 
 FEATURES_DIR = "new_joint_vecs"
@@ -35,32 +33,6 @@ SPLIT_NAMES = ("train", "val", "test", "all")
 MEAN_FILE = "Mean.npy"
 STD_FILE = "Std.npy"
 META_FILE = "dataset.json"
-
-
-# --------------------------------------------------------------------------- atomic writes
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    _atomic_write_bytes(Path(path), buf.getvalue())
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    _atomic_write_bytes(Path(path), text.encode("utf-8"))
 
 
 # --------------------------------------------------------------------------- clips and splits

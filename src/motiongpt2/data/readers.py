@@ -378,7 +378,7 @@ def _check_motion(lay: _Layout, sid: str, where: tuple[str, int | None], min_len
     if not (min_len <= n <= max_len):
         emit(Problem(str(path), f"length {n} frames is outside {min_len}..{max_len} "
                      f"({spec.name} at {spec.fps:g} fps)",
-                     f"remove the id from the split file or open with min_len/max_len", None, sid))
+                     "remove the id from the split file or open with min_len/max_len", None, sid))
         return None
     data = None
     if full:

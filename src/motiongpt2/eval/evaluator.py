@@ -39,6 +39,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from ..atomic import atomic_write
 from ..errors import InputFileError
 from .word_vectors import POS_ENUMERATOR, TokenVectorizer, WordVectors, caption_tokens
 
@@ -406,21 +407,6 @@ class Evaluator:
 
 
 # --------------------------------------------------------------------------- checkpoints (ours)
-def _atomic(path: Path, write) -> None:
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_evaluator(folder: str | Path, net: EvaluatorNet, mean: np.ndarray, std: np.ndarray,
                    vectors: WordVectors | None, config: Mapping[str, Any], meta: Mapping[str, Any]) -> Path:
     """Write ``model.safetensors`` (weights, ``evaluator.mean``/``.std``, ``vocab.vectors``), ``config.yaml``,
@@ -435,13 +421,13 @@ def save_evaluator(folder: str | Path, net: EvaluatorNet, mean: np.ndarray, std:
     tensors["evaluator.std"] = torch.from_numpy(np.asarray(std, np.float32)).contiguous()
     if vectors is not None:
         tensors["vocab.vectors"] = torch.from_numpy(vectors.vectors).contiguous()
-    _atomic(folder / MODEL_FILE, lambda p: save_file(tensors, p, metadata={"format": "motiongpt2-evaluator/1"}))
+    atomic_write(folder / MODEL_FILE, lambda p: save_file(tensors, p, metadata={"format": "motiongpt2-evaluator/1"}))
     cfg = dict(config)
     cfg["model"] = net.cfg.to_dict()
-    _atomic(folder / CONFIG_FILE, lambda p: Path(p).write_text(yaml.safe_dump(cfg, sort_keys=False)))
+    atomic_write(folder / CONFIG_FILE, lambda p: Path(p).write_text(yaml.safe_dump(cfg, sort_keys=False)))
     vocab = {"words": vectors.words if vectors is not None else [], "source": getattr(vectors, "source", None)}
-    _atomic(folder / VOCAB_FILE, lambda p: Path(p).write_text(json.dumps(vocab)))
-    _atomic(folder / META_FILE, lambda p: Path(p).write_text(json.dumps(dict(meta), indent=2, default=str) + "\n"))
+    atomic_write(folder / VOCAB_FILE, lambda p: Path(p).write_text(json.dumps(vocab)))
+    atomic_write(folder / META_FILE, lambda p: Path(p).write_text(json.dumps(dict(meta), indent=2, default=str) + "\n"))
     return folder
 
 

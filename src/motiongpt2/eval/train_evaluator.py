@@ -33,8 +33,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -47,7 +45,9 @@ import yaml
 from motiongpt2.overrides import apply_overrides, deep_merge
 
 from ..errors import DatasetError, InputFileError
-from ..train_loop import append_jsonl
+from ..atomic import atomic_write_text
+from ..tokenizer.checkpoint import write_step_dir
+from ..train_loop import append_jsonl, truncate_metrics
 from .evaluator import (
     Evaluator,
     EvaluatorConfig,
@@ -165,27 +165,6 @@ def _corpus_words(roots: Sequence[Path], kind: str = "auto") -> set[str]:
                         words.update(parts[0].lower().split())
     words.discard("")
     return words
-
-
-def _truncate_jsonl(path: Path, max_step: int) -> None:
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            if int(json.loads(line).get("step", 0)) <= max_step:
-                keep.append(line)
-        except (ValueError, AttributeError):
-            continue
-    path.write_text("".join(x + "\n" for x in keep))
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def _git() -> tuple[str | None, bool | None]:
@@ -380,8 +359,8 @@ def train_evaluator(data_roots: str | Path | Sequence[str | Path], out_dir: str 
         b = _pointer(out, "best")
         if b and (out / b / "meta.json").exists():
             best_metrics = json.loads((out / b / "meta.json").read_text()).get("metrics") or None
-        _truncate_jsonl(out / METRICS_FILE, start)
-    _write_text_atomic(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+        truncate_metrics(out / METRICS_FILE, start)
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     sha, dirty = _git()
     front = _TextFrontEnd(mcfg, vectors)
     front.warm([train_set, val_set])
@@ -396,32 +375,14 @@ def train_evaluator(data_roots: str | Path | Sequence[str | Path], out_dir: str 
                                            "params": sum(p.numel() for p in net.parameters())})
 
     def save(step: int, metrics: Mapping[str, float] | None, is_best: bool) -> Path:
-        name = f"step-{step:08d}"
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
-        os.chmod(tmp, 0o755)
-        try:
+        def fill(tmp: Path) -> None:
             meta = {"format": 1, "name": cfg["name"], "step": step, "git_commit": sha, "git_dirty": dirty,
                     "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "metrics": dict(metrics or {}),
                     "data": data_info, "data_roots": train_set.roots, "seed": seed}
             save_evaluator(tmp, net, mean, std, vectors, {k: v for k, v in cfg.items() if k != "model"}, meta)
             torch.save({"optimizer": opt.state_dict(), "step": step}, tmp / "trainer.pt")
-            final = out / name
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        _write_text_atomic(out / "latest", name + "\n")
-        if is_best:
-            _write_text_atomic(out / "best", name + "\n")
-        keep = int(tcfg.get("keep_last") or 0)
-        if keep > 0:
-            bestname = _pointer(out, "best")
-            for old in sorted(p for p in out.glob("step-*") if p.is_dir())[:-keep]:
-                if old.name not in (bestname, name):
-                    shutil.rmtree(old, ignore_errors=True)
-        return out / name
+
+        return write_step_dir(out, step, fill, is_best=is_best, keep_last=int(tcfg.get("keep_last") or 0) or None)
 
     def validate(step: int) -> dict[str, float]:
         net.eval()

@@ -23,7 +23,6 @@ import math
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

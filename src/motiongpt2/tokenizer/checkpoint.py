@@ -36,6 +36,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ..atomic import atomic_write, atomic_write_text
 from ..errors import InputFileError
 from .config import TokenizerConfig, config_to_yaml, load_config
 
@@ -97,24 +98,6 @@ def git_commit(start: str | Path | None = None) -> tuple[str | None, bool | None
         return None, None
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then ``os.replace`` it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _write_text(path: Path, text: str) -> None:
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-
-
 def _rng_state() -> dict[str, Any]:
     name, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
@@ -167,22 +150,22 @@ def save_checkpoint(root: str | Path, model: nn.Module, config: TokenizerConfig,
         The step directory.
     """
     def fill(tmp_dir: Path) -> None:
-        _atomic_write(tmp_dir / _MODEL,
+        atomic_write(tmp_dir / _MODEL,
                       lambda p: save_file(_state_tensors(model), p, metadata={"kind": config.kind}))
-        _write_text(tmp_dir / _CONFIG, config_to_yaml(config))
+        atomic_write_text(tmp_dir / _CONFIG, config_to_yaml(config))
         sha, dirty = git_commit()
         meta = {"format": FORMAT_VERSION, "kind": config.kind, "step": int(step), "epoch": int(epoch),
                 "git_commit": sha, "git_dirty": dirty, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "metrics": {k: float(v) for k, v in (metrics or {}).items()},
                 "has_trainer_state": (optimizer is not None or scheduler is not None
                                       or bool(save_rng))}
-        _write_text(tmp_dir / _META, json.dumps(meta, indent=2) + "\n")
+        atomic_write_text(tmp_dir / _META, json.dumps(meta, indent=2) + "\n")
         if meta["has_trainer_state"]:
             trainer = {"optimizer": optimizer.state_dict() if optimizer else None,
                        "scheduler": scheduler.state_dict() if scheduler else None,
                        "rng": _rng_state() if save_rng else None,
                        "step": int(step), "epoch": int(epoch)}
-            _atomic_write(tmp_dir / _TRAINER, lambda p: torch.save(trainer, p))
+            atomic_write(tmp_dir / _TRAINER, lambda p: torch.save(trainer, p))
 
     return write_step_dir(root, step, fill, is_best=is_best, keep_last=keep_last)
 
@@ -210,9 +193,9 @@ def write_step_dir(root: str | Path, step: int, fill, *, is_best: bool = False, 
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
-    _write_text(root / "latest", name + "\n")
+    atomic_write_text(root / "latest", name + "\n")
     if is_best:
-        _write_text(root / "best", name + "\n")
+        atomic_write_text(root / "best", name + "\n")
     if keep_last is not None and keep_last > 0:
         best = _read_pointer(root, "best")
         steps = sorted(p for p in root.glob("step-*") if p.is_dir())
@@ -227,7 +210,7 @@ def mark_best(root: str | Path, step_dir: str | Path) -> None:
     root, name = Path(root), Path(step_dir).name
     if not (root / name / _MODEL).exists():
         raise InputFileError(root / name, "is not a tokenizer checkpoint (no model.safetensors)")
-    _write_text(root / "best", name + "\n")
+    atomic_write_text(root / "best", name + "\n")
 
 
 def _read_pointer(root: Path, which: str) -> str | None:

@@ -54,10 +54,10 @@ import torch
 
 from motiongpt2.overrides import apply_overrides as merge_overrides
 
+from ..atomic import atomic_write_text
 from ..errors import DatasetError, InputFileError
 from ..train_loop import append_jsonl, run_steps, truncate_metrics
 from .checkpoint import (
-    _write_text,
     build_tokenizer,
     load_checkpoint,
     restore_training_state,
@@ -255,7 +255,7 @@ def train_tokenizer(config_path: str | Path, data_root: str | Path, out_dir: str
         truncate_metrics(metrics_path, start_step)
         ckpt = None  # free the loaded trainer state
 
-    _write_text(out / "config.yaml", config_to_yaml(cfg))
+    atomic_write_text(out / "config.yaml", config_to_yaml(cfg))
     info = {"type": "info", "step": start_step, "event": "resume" if start_step else "start",
             "device": str(dev), "amp": amp, "total_steps": n_total, "stop_step": stop_step,
             "n_train_clips": len(train_ds), "n_train_frames": int(train_ds.lengths.sum()),

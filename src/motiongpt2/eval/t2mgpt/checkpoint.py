@@ -19,12 +19,11 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from ...atomic import atomic_write, atomic_write_text
 from ...errors import InputFileError
 from ...tokenizer.checkpoint import (
-    _atomic_write,
     _rng_state,
     _set_rng_state,
-    _write_text,
     git_commit,
     write_step_dir,
 )
@@ -52,17 +51,17 @@ def save_t2mgpt(root: str | Path, model: T2MGPT, cfg: T2MGPTConfig, *, step: int
                 keep_last: int | None = 3) -> Path:
     def fill(tmp_dir: Path) -> None:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        _atomic_write(tmp_dir / _MODEL, lambda p: save_file(state, p, metadata={"format": FORMAT}))
-        _write_text(tmp_dir / _CONFIG, t2mgpt_config_to_yaml(cfg))
+        atomic_write(tmp_dir / _MODEL, lambda p: save_file(state, p, metadata={"format": FORMAT}))
+        atomic_write_text(tmp_dir / _CONFIG, t2mgpt_config_to_yaml(cfg))
         sha, dirty = git_commit()
         meta = {"format": FORMAT, "step": int(step), "git_commit": sha, "git_dirty": dirty,
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "metrics": {k: float(v) for k, v in (metrics or {}).items()}, **(extra_meta or {})}
-        _write_text(tmp_dir / _META, json.dumps(meta, indent=2) + "\n")
+        atomic_write_text(tmp_dir / _META, json.dumps(meta, indent=2) + "\n")
         trainer = {"optimizer": optimizer.state_dict() if optimizer else None,
                    "scheduler": scheduler.state_dict() if scheduler else None,
                    "rng": _rng_state(), "step": int(step)}
-        _atomic_write(tmp_dir / _TRAINER, lambda p: torch.save(trainer, p))
+        atomic_write(tmp_dir / _TRAINER, lambda p: torch.save(trainer, p))
 
     return write_step_dir(root, step, fill, is_best=is_best, keep_last=keep_last)
 

@@ -22,8 +22,6 @@ the batches of an uninterrupted one.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from ...atomic import atomic_savez
 from ...errors import DatasetError, InputFileError
 from ...tokenizer.data import mix_seed
 
@@ -68,22 +67,6 @@ def tokenizer_hash(step_dir: str | Path) -> str:
     return _sha_file(Path(step_dir) / "model.safetensors")
 
 
-def _atomic_savez(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-# --------------------------------------------------------------------------- tokens
-@torch.no_grad()
 def encode_features(tokenizer, arrays: Sequence[np.ndarray], batch_size: int = 64,
                     device: str | torch.device = "cpu") -> list[np.ndarray]:
     """Token ids ``(floor(T/u),)`` int64 of raw ``(T, D)`` feature arrays (normalised by the tokenizer)."""
@@ -189,7 +172,7 @@ def encode_split(data_root: str | Path, split: str, tokenizer, tok_hash: str, ca
             offs = np.zeros(len(tokens) + 1, np.int64)
             offs[1:] = np.cumsum([len(t) for t in tokens])
             flat = np.concatenate(tokens) if tokens else np.zeros(0, np.int64)
-            _atomic_savez(cache, tokens=flat.astype(np.int32), offsets=offs, ids=np.array(ds.ids),
+            atomic_savez(cache, tokens=flat.astype(np.int32), offsets=offs, ids=np.array(ds.ids),
                           frames=np.asarray(ds.lengths, np.int64), fingerprint=np.array(fp),
                           tokenizer_hash=np.array(tok_hash), split=np.array(split), root=np.array(str(root)))
     u = int(tokenizer.unit)
@@ -249,7 +232,7 @@ def load_text_bank(captions: Sequence[str], encoder: TextEncoderLike, encoder_ke
             known.append(c)
         emb = np.concatenate([emb, new]) if len(emb) else new
         if cache is not None:
-            _atomic_savez(cache, captions=np.array(known), emb=emb, encoder=np.array(encoder_key))
+            atomic_savez(cache, captions=np.array(known), emb=emb, encoder=np.array(encoder_key))
     return TextBank(index, emb)
 
 

@@ -29,7 +29,8 @@ import torch
 from motiongpt2.overrides import apply_overrides as merge_overrides
 
 from ...errors import DatasetError, InputFileError
-from ...tokenizer.checkpoint import _write_text, load_checkpoint, resolve_checkpoint
+from ...atomic import atomic_write_text
+from ...tokenizer.checkpoint import load_checkpoint, resolve_checkpoint
 from ...tokenizer.evaluate import autocast_context, resolve_device
 from ...tokenizer.train import seed_everything
 from ...train_loop import append_jsonl, run_steps, truncate_metrics
@@ -234,7 +235,7 @@ def train_t2mgpt(config_path: str | Path, data_root: str | Path, tokenizer_ckpt:
     extra_meta = {"tokenizer": str(Path(tok_dir).resolve()), "tokenizer_hash": tok_hash,
                   "text_encoder": enc_key, "data_root": str(Path(data_root).expanduser().resolve()),
                   "train_split": train_split, "val_split": val_split}
-    _write_text(out / "config.yaml", t2mgpt_config_to_yaml(cfg))
+    atomic_write_text(out / "config.yaml", t2mgpt_config_to_yaml(cfg))
     params = sum(p.numel() for p in model.parameters())
     info = {"type": "info", "step": start_step, "event": "resume" if start_step else "start", "device": str(dev),
             "amp": amp, "total_steps": n_total, "stop_step": stop_step, "params": params,
