@@ -34,7 +34,7 @@ def _check_body(j, native_frames, native_fps):
     assert p.ndim == 3 and p.shape[1:] == (22, 3) and p.dtype == np.float32
     assert np.isfinite(p).all()
     assert j.fps == 20.0
-    assert len(p) == resampled_length(native_frames, native_fps, 20.0)
+    assert len(p) == resampled_length(native_frames - j.info["dropped_leading_frames"], native_fps, 20.0)
     head_above = np.percentile(p[:, 15, 1] - p[:, 0, 1], 95)
     assert 0.4 <= head_above <= 0.9, head_above
     height = np.percentile(p[:, 15, 1] - p[:, [7, 8, 10, 11], 1].min(axis=1), 95)
@@ -67,6 +67,25 @@ def test_cmu_presets(shared_data, preset):
         assert m.n_frames == entry["frames"] and m.fps == pytest.approx(entry["fps"], rel=1e-3)
     # explicit preset gives the same result
     np.testing.assert_array_equal(load_joints(path, preset=preset).positions, j.positions)
+
+
+@pytest.mark.parametrize("trial, dropped", [("01_01", (1, 1)), ("07_01", (3, 6)), ("14_08", (3, 6)),
+                                            ("131_01", (0, 0)), ("02_01", (0, 0)), ("11_01", (0, 0))])
+def test_reference_pose_at_the_start_is_dropped(shared_data, trial, dropped):
+    """cgspeed CMU BVH files start with a T-pose (31-joint: one frame; Daz: a T-pose blended into the
+    first real frame); other sources do not.  After dropping it, no joint jumps at the start."""
+    entry = json.loads((shared_data / "mocap/cmu/manifest.json").read_text())[trial]
+    kw = {"asf": shared_data / "mocap/cmu" / entry["asf"]} if "asf" in entry else {}
+    j = load_joints(shared_data / "mocap/cmu" / entry["path"], **kw)
+    assert dropped[0] <= j.info["dropped_leading_frames"] <= dropped[1]
+    local = j.positions - j.positions[:, :1]
+    step = np.linalg.norm(np.diff(local[:20], axis=0), axis=-1).max(axis=1)   # metres per 1/20 s
+    assert step.max() < 0.3, step
+    raw = load_joints(shared_data / "mocap/cmu" / entry["path"], drop_reference_pose=False, **kw)
+    assert raw.info["dropped_leading_frames"] == 0
+    if dropped[1]:
+        first = np.linalg.norm(np.diff(raw.positions[:2] - raw.positions[:2, :1], axis=0), axis=-1).max()
+        assert first > 0.5                         # the T-pose jump the option removes
 
 
 def test_bandai_from_archive(shared_data):

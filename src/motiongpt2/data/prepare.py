@@ -70,8 +70,9 @@ class PrepareReport:
 
 
 # ----------------------------------------------------------------------------------------- worker
-def _load_positions(job: SourceJob, data: bytes | None, cfg: PrepareConfig) -> np.ndarray:
-    """Joint positions ``(T, J, 3)`` float32, metres, Y-up, at ``cfg.fps`` for one source."""
+def _load_positions(job: SourceJob, data: bytes | None, cfg: PrepareConfig) -> tuple[np.ndarray, int]:
+    """Joint positions ``(T, J, 3)`` float32, metres, Y-up, at ``cfg.fps`` for one source, and the
+    number of native frames of a leading reference pose (T-pose) that were dropped."""
     from motiongpt2.motion.io.load import load_joints
 
     body_target = "humanml3d" if cfg.hands is not None else cfg.skeleton
@@ -79,13 +80,14 @@ def _load_positions(job: SourceJob, data: bytes | None, cfg: PrepareConfig) -> n
     if job.asf is not None:
         kwargs["asf"] = job.asf
     if data is None:
-        return load_joints(job.path, **kwargs).positions
+        joints = load_joints(job.path, **kwargs)
+        return joints.positions, joints.info.get("dropped_leading_frames", 0)
     name = Path(job.member).name
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         path.write_bytes(data)
         joints = load_joints(path, **kwargs)
-    return joints.positions
+    return joints.positions, joints.info.get("dropped_leading_frames", 0)
 
 
 def _clip_ranges(clip: ClipSpec, n_frames: int, cfg: PrepareConfig) -> list[tuple[str, int, int]]:
@@ -124,7 +126,7 @@ def process_source(job: SourceJob, data: bytes | None, cfg: PrepareConfig) -> tu
     records: list[ClipRecord] = []
     failures: list[str] = []
     try:
-        positions = _load_positions(job, data, cfg)
+        positions, dropped = _load_positions(job, data, cfg)
     except MotionGPT2Error as err:
         return [], [str(err)]
     except Exception as err:  # a bug or an unforeseen file problem: report it, keep going
@@ -139,6 +141,8 @@ def process_source(job: SourceJob, data: bytes | None, cfg: PrepareConfig) -> tu
             caps = clip.captions if (a, b) == (clip.start, clip.end) or not clip.chunk else \
                 [Caption(c.text, 0.0, 0.0, c.source) for c in clip.captions]
             meta = dict(clip.meta, source=job.display_name, frames=[a, b])
+            if dropped:  # frames count from the first real frame, after the reference pose
+                meta["dropped_reference_frames"] = int(dropped)
             try:
                 pos = positions[a:b]
                 if cfg.hands is not None:

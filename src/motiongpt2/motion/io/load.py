@@ -19,6 +19,7 @@ from motiongpt2.motion.io.archive import iter_members, strip_compression
 from motiongpt2.motion.io.asf_amc import read_amc
 from motiongpt2.motion.io.bvh import read_bvh
 from motiongpt2.motion.io.mocap import Mocap
+from motiongpt2.motion.io.reference_pose import leading_reference_frames
 from motiongpt2.motion.io.resample import resample, resample_mocap
 from motiongpt2.motion.io.retarget import HandJoints, hand_joints, resolve_map, retarget
 from motiongpt2.motion.skeleton import HUMANML3D, WHOLEBODY
@@ -36,7 +37,7 @@ class Joints:
         skeleton: ``"humanml3d"`` or ``"wholebody"``.
         source: the file (or archive member) it came from.
         preset: the joint map used (``"npy"`` for joint files).
-        info: ``{"unit_scale", "up_axis", "native_fps", "native_frames"}``.
+        info: ``{"unit_scale", "up_axis", "native_fps", "native_frames", "dropped_leading_frames"}``.
     """
 
     positions: np.ndarray
@@ -99,7 +100,8 @@ def _load_npy(source, name: str, target: str, fps: float | None, npy_fps: float 
 
 def load_joints(source: str | Path | bytes, preset: str = "auto", map_file: str | Path | dict | None = None,
                 target: str = "humanml3d", fps: float | None = 20.0, asf: str | Path | None = None,
-                name: str | None = None, npy_fps: float | None = None) -> Joints:
+                name: str | None = None, npy_fps: float | None = None,
+                drop_reference_pose: bool = True) -> Joints:
     """Load a motion file as target-skeleton joints.
 
     Args:
@@ -112,6 +114,9 @@ def load_joints(source: str | Path | bytes, preset: str = "auto", map_file: str 
         asf: the ASF skeleton for AMC input.
         name: display/file name for bytes input.
         npy_fps: frame rate of a ``.npy`` input (default: same as ``fps``, i.e. no resampling).
+        drop_reference_pose: drop a rest pose (T-pose) glued to the start of a mocap take
+            (:mod:`.reference_pose`; cgspeed CMU BVH files have one); the number of native frames
+            dropped is ``info["dropped_leading_frames"]``.
 
     Returns:
         :class:`Joints` with ``positions (T', J, 3)`` float32 metres Y-up.
@@ -127,6 +132,9 @@ def load_joints(source: str | Path | bytes, preset: str = "auto", map_file: str 
     mocap = load_mocap(source, asf=asf, name=name)
     jmap = resolve_map(mocap.names, preset, map_file, source=label)
     pos, info = retarget(mocap, jmap, target)
+    lead = leading_reference_frames(pos, mocap.fps) if drop_reference_pose else 0
+    pos = pos[lead:]
+    info["dropped_leading_frames"] = lead
     out_fps = fps or mocap.fps
     if fps:
         pos = resample(pos, mocap.fps, fps)
