@@ -17,10 +17,18 @@ from motiongpt2.tokenizer.config import config_from_dict, config_to_dict
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "tokenizer"
 
 
-@pytest.mark.parametrize("name,kind,dim", [
-    ("vqvae_humanml3d", "vqvae", 263), ("vqvae_cpu_small", "vqvae", 263),
-    ("part_aware_wholebody", "part_aware", 623), ("vqvae_wholebody_plain", "vqvae", 623),
-    ("tiny_test", "vqvae", 263)])
+def test_every_shipped_config_is_tested():
+    names = {p.stem for p in CONFIGS.glob("*.yaml")}
+    assert names == set(SHIPPED), f"add new configs to SHIPPED: {sorted(names - set(SHIPPED))}"
+
+
+SHIPPED = {"vqvae_humanml3d": ("vqvae", 263), "vqvae_humanml3d_cpu_budget": ("vqvae", 263),
+           "vqvae_cpu_small": ("vqvae", 263), "part_aware_wholebody": ("part_aware", 623),
+           "vqvae_wholebody_plain": ("vqvae", 623), "part_aware_cpu_small": ("part_aware", 623),
+           "vqvae_wholebody_cpu_small": ("vqvae", 623), "tiny_test": ("vqvae", 263)}
+
+
+@pytest.mark.parametrize("name,kind,dim", [(n, k, d) for n, (k, d) in sorted(SHIPPED.items())])
 def test_shipped_configs_load(name, kind, dim):
     cfg = load_config(CONFIGS / f"{name}.yaml")
     assert cfg.kind == kind and cfg.model.input_dim == dim
@@ -33,6 +41,8 @@ def test_paper_settings_in_standard_configs():
     assert (hml.model.num_codes, hml.model.code_dim, hml.model.width) == (512, 512, 512)
     assert (hml.train.batch_size, hml.train.lr, hml.train.weight_decay) == (256, 1e-4, 1e-5)
     assert (hml.model.decay, hml.model.beta, hml.train.vel_weight) == (0.99, 0.02, 0.5)
+    budget = load_config(CONFIGS / "vqvae_humanml3d_cpu_budget.yaml")
+    assert budget.model == hml.model                      # the paper's model, only the schedule differs
     pa = load_config(CONFIGS / "part_aware_wholebody.yaml")
     assert (pa.model.num_codes_body, pa.model.num_codes_hand, pa.model.code_dim) == (512, 512, 512)
 
