@@ -1,22 +1,5 @@
 """Rendering of joint-position motions (stick figures) to mp4 / gif / png."""
-from .stick import (
-    BACKGROUND,
-    LEFT_COLORS,
-    RIGHT_COLORS,
-    SPINE_COLOR,
-    chain_styles,
-    render_frame,
-    render_motion,
-    render_strip,
-)
+from . import stick
+from .stick import *  # noqa: F401,F403 (the public names are stick.__all__)
 
-__all__ = [
-    "render_motion",
-    "render_frame",
-    "render_strip",
-    "chain_styles",
-    "LEFT_COLORS",
-    "RIGHT_COLORS",
-    "SPINE_COLOR",
-    "BACKGROUND",
-]
+__all__ = list(stick.__all__)
