@@ -17,6 +17,13 @@ torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Every test starts with one torch thread (a trainer called with ``threads=N`` changes it)."""
+    torch.set_num_threads(1)
+    yield
+
+
 def _shared_dir() -> Path:
     env = os.environ.get("MOTIONGPT2_SHARED")
     return Path(env) if env else REPO.parent / "shared" / "data"

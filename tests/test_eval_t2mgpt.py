@@ -61,14 +61,6 @@ class HashEncoder:
         return np.asarray(out, np.float32)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     """``(data_root, tokenizer_run)``: 8 train / 4 val / 2 test walks turning left or right."""

@@ -83,15 +83,6 @@ def make_dataset(root: Path, skel: Skeleton = HUMANML3D, n_train: int = 4, n_val
     return root
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions are much faster single-threaded (and immune to a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def hml_data(tmp_path_factory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("hml"), n_train=4, n_val=2, n_test=2, n_short=1)
