@@ -37,6 +37,7 @@ lengths.  The tokenizers crop each clip to a multiple of their token unit (``fra
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Iterator, Sequence
@@ -48,8 +49,8 @@ from torch.utils.data import DataLoader, Dataset
 from ..data.readers import MotionTextDataset, open_dataset
 from ..errors import DatasetError
 
-__all__ = ["WindowDataset", "StepBatchSampler", "corpus_weights", "ClipDataset", "ClipBatch", "collate_clips",
-           "make_eval_loader", "open_split", "mix_seed"]
+__all__ = ["WindowDataset", "StepBatchSampler", "corpus_weights", "ClipDataset", "ClipBatch",
+           "collate_clips", "make_eval_loader", "open_split", "mix_seed"]
 
 _MASK64 = (1 << 63) - 1
 
@@ -104,9 +105,7 @@ def corpus_weights(labels: Sequence[str], balance: float) -> torch.Tensor | None
         raise ValueError(f"source_balance must be in [0, 1], got {balance}")
     if balance == 0.0 or len(set(labels)) < 2:
         return None
-    counts: dict[str, int] = {}
-    for lab in labels:
-        counts[lab] = counts.get(lab, 0) + 1
+    counts = Counter(labels)
     return torch.tensor([counts[lab] ** -balance for lab in labels], dtype=torch.float64)
 
 
