@@ -33,7 +33,10 @@ import torch
 
 from .data.layout import atomic_write_text
 
-__all__ = ["LoopResult", "run_steps", "append_jsonl", "truncate_metrics", "SigintFlag"]
+__all__ = ["LoopResult", "run_steps", "append_jsonl", "truncate_metrics", "SigintFlag", "METRICS_FILE"]
+
+#: Name of the per-run metrics log (one JSON record per line) of every trainer.
+METRICS_FILE = "metrics.jsonl"
 
 
 def append_jsonl(path: str | Path, record: Mapping[str, Any]) -> None:

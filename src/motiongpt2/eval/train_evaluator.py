@@ -47,7 +47,7 @@ from motiongpt2.overrides import apply_overrides, deep_merge
 from ..errors import DatasetError, InputFileError
 from ..atomic import atomic_write_text
 from ..tokenizer.checkpoint import write_step_dir
-from ..train_loop import append_jsonl, truncate_metrics
+from ..train_loop import METRICS_FILE, append_jsonl, truncate_metrics
 from .evaluator import (
     Evaluator,
     EvaluatorConfig,
@@ -68,7 +68,6 @@ from .word_vectors import (
 
 __all__ = ["DEFAULT_CONFIG", "evaluator_stats", "load_train_config", "train_evaluator", "validate_evaluator"]
 
-METRICS_FILE = "metrics.jsonl"
 BEST_KEYS = ("R@3", "R@1")
 
 DEFAULT_CONFIG: dict[str, Any] = {

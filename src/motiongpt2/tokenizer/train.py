@@ -56,7 +56,7 @@ from motiongpt2.overrides import apply_overrides as merge_overrides
 
 from ..atomic import atomic_write_text
 from ..errors import DatasetError, InputFileError
-from ..train_loop import append_jsonl, run_steps, truncate_metrics
+from ..train_loop import METRICS_FILE, append_jsonl, run_steps, truncate_metrics
 from .checkpoint import (
     build_tokenizer,
     load_checkpoint,
@@ -84,7 +84,6 @@ from .losses import reconstruction_loss
 
 __all__ = ["train_tokenizer", "apply_overrides", "lr_factor", "total_steps", "seed_everything"]
 
-METRICS_FILE = "metrics.jsonl"
 BEST_KEY = "mpjpe_mm"
 
 

@@ -33,7 +33,7 @@ from ...atomic import atomic_write_text
 from ...tokenizer.checkpoint import load_checkpoint, resolve_checkpoint
 from ...tokenizer.evaluate import autocast_context, resolve_device
 from ...tokenizer.train import seed_everything
-from ...train_loop import append_jsonl, run_steps, truncate_metrics
+from ...train_loop import METRICS_FILE, append_jsonl, run_steps, truncate_metrics
 from .checkpoint import load_t2mgpt, restore_state, save_t2mgpt
 from .config import (
     T2MGPTConfig,
@@ -55,7 +55,6 @@ from .model import T2MGPT, masked_token_loss, token_accuracy
 
 __all__ = ["apply_t2mgpt_overrides", "load_tokenizer", "lr_factor", "text_encoder_for", "train_t2mgpt"]
 
-METRICS_FILE = "metrics.jsonl"
 
 
 def apply_t2mgpt_overrides(cfg: T2MGPTConfig, overrides: Mapping[str, Any] | None, source="<overrides>") -> T2MGPTConfig:
