@@ -67,12 +67,22 @@ def make_plan(recipe: str, shared: Path | None = None, source: Path | None = Non
 def prepare(recipe: str, out: Path, shared: Path | None = None, source: Path | None = None,
             captions: Path | None = None, preset: str = "auto", map_file: Path | None = None,
             workers: int | None = None, limit: int | None = None, mirror: bool = True, progress: bool = True,
-            command: str | None = None):
-    """Build a HumanML3D-layout dataset at ``out``; returns a :class:`~motiongpt2.data.prepare.PrepareReport`."""
-    from motiongpt2.data.prepare import PrepareConfig, run_plan
+            command: str | None = None, heading: str = "official"):
+    """Build a HumanML3D-layout dataset at ``out``; returns a :class:`~motiongpt2.data.prepare.PrepareReport`.
 
+    ``heading`` is the IK heading convention of the features: ``"official"`` (interchangeable with
+    official HumanML3D data, its Mean/Std and evaluator) or ``"consistent"`` (corrected; see
+    :mod:`motiongpt2.motion.uniform`).
+    """
+    from motiongpt2.data.prepare import PrepareConfig, run_plan
+    from motiongpt2.motion.uniform import check_heading
+
+    try:
+        check_heading(heading)
+    except ValueError as err:
+        raise MotionGPT2Error(f"--heading: {err}") from None
     plan = make_plan(recipe, shared, source, captions, preset, map_file, limit)
-    cfg = PrepareConfig(out=Path(out), mirror=mirror)
+    cfg = PrepareConfig(out=Path(out), mirror=mirror, heading=heading)
     if recipe == "wholebody-composite":
         from motiongpt2.data.recipes.wholebody_composite import hands_archive
         from motiongpt2.motion.hands import load_hand_bank
@@ -83,6 +93,30 @@ def prepare(recipe: str, out: Path, shared: Path | None = None, source: Path | N
     if workers:
         cfg.workers = workers
     return run_plan(plan, cfg, command=command, progress=progress)
+
+
+def convert(input: Path, out: Path, preset: str = "auto", map_file: Path | None = None,
+            heading: str = "official") -> dict:
+    """Convert a BVH/AMC take into HumanML3D joints ``(T, 22, 3)`` and 263-dim features at 20 fps.
+
+    Writes ``OUT.joints.npy`` and ``OUT.features.npy``; returns their paths, shapes and duration (s).
+    """
+    from motiongpt2.motion.features import extract_features
+    from motiongpt2.motion.io.load import load_joints
+    from motiongpt2.motion.skeleton import HUMANML3D
+
+    j = load_joints(Path(input), preset=preset, map_file=map_file)
+    try:
+        feats, joints = extract_features(j.positions, HUMANML3D, heading=heading)
+    except ValueError as err:
+        raise MotionGPT2Error(f"{input}: cannot compute features ({err})") from None
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    paths = {"joints": Path(f"{out}.joints.npy"), "features": Path(f"{out}.features.npy")}
+    from motiongpt2.atomic import atomic_save_npy
+
+    atomic_save_npy(paths["joints"], joints)
+    atomic_save_npy(paths["features"], feats)
+    return {**paths, "joints_shape": joints.shape, "features_shape": feats.shape, "seconds": len(feats) / 20.0}
 
 
 def load_any_joints(path: Path, preset: str = "auto", map_file: Path | None = None, fps: float = 20.0):

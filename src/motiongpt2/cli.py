@@ -64,6 +64,8 @@ def prepare(
     workers: int = typer.Option(2, help="Parallel worker processes"),
     limit: Optional[int] = typer.Option(None, help="Use only the first N source files (quick trials)"),
     mirror: bool = typer.Option(True, help="Also write mirrored copies (ids prefixed M), as HumanML3D does"),
+    heading: str = typer.Option("official", help="IK heading of the features: official (HumanML3D-exact, default) | "
+                                "consistent (corrected, not interchangeable with official data)"),
 ):
     """Build a dataset in the HumanML3D layout (new_joint_vecs/, new_joints/, texts/, splits, Mean/Std, dataset.json).
 
@@ -71,7 +73,7 @@ def prepare(
     """
     out = out or api.default_cache() / "datasets" / recipe
     report = api.prepare(recipe, out, shared=shared, source=source, captions=captions, preset=preset,
-                         map_file=map_file, workers=workers, limit=limit, mirror=mirror,
+                         map_file=map_file, workers=workers, limit=limit, mirror=mirror, heading=heading,
                          command="motiongpt2 " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     _print_report(report)
 
@@ -124,24 +126,15 @@ def convert(
     out: Path = typer.Option(..., "--out", "-o", help="Output stem: writes STEM.joints.npy and STEM.features.npy"),
     preset: str = typer.Option("auto", help="Skeleton preset or 'auto'"),
     map_file: Optional[Path] = typer.Option(None, "--map", help="JSON joint-name map for an unknown skeleton"),
+    heading: str = typer.Option("official", help="IK heading: official (HumanML3D-exact) | consistent (corrected)"),
 ):
     """Convert your own mocap into HumanML3D joints (T,22,3) and 263-dim features at 20 fps.
 
     Example: [bold]motiongpt2 convert my_take.bvh --out my_take[/]
     """
-    import numpy as np
-
-    from motiongpt2.motion.features import extract_features
-    from motiongpt2.motion.io.load import load_joints
-    from motiongpt2.motion.skeleton import HUMANML3D
-
-    j = load_joints(input, preset=preset, map_file=map_file)
-    feats, joints = extract_features(j.positions, HUMANML3D)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(f"{out}.joints.npy", joints)
-    np.save(f"{out}.features.npy", feats)
-    console.print(f"[bold green]wrote[/] {out}.joints.npy {joints.shape} and {out}.features.npy {feats.shape} "
-                  f"({len(feats) / 20:.1f} s at 20 fps)")
+    info = api.convert(input, out, preset=preset, map_file=map_file, heading=heading)
+    console.print(f"[bold green]wrote[/] {info['joints']} {info['joints_shape']} and {info['features']} "
+                  f"{info['features_shape']} ({info['seconds']:.1f} s at 20 fps)", highlight=False)
 
 
 @app.command()

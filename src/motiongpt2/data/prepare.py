@@ -43,6 +43,7 @@ class PrepareConfig:
     min_len: int = 40
     workers: int = max(1, min(2, os.cpu_count() or 1))
     mirror: bool = True
+    heading: str = "official"  # IK heading: "official" (HumanML3D-exact) or "consistent" (corrected)
     hands: "HandBank | None" = None  # composite whole-body: real finger clips attached to every body clip
 
 
@@ -70,24 +71,34 @@ class PrepareReport:
 
 
 # ----------------------------------------------------------------------------------------- worker
-def _load_positions(job: SourceJob, data: bytes | None, cfg: PrepareConfig) -> tuple[np.ndarray, int]:
-    """Joint positions ``(T, J, 3)`` float32, metres, Y-up, at ``cfg.fps`` for one source, and the
-    number of native frames of a leading reference pose (T-pose) that were dropped."""
+def _load_positions(job: SourceJob, data: bytes | None, cfg: PrepareConfig) -> tuple[np.ndarray, dict]:
+    """Joint positions ``(T, J, 3)`` float32, metres, Y-up, at ``cfg.fps`` for one source, and what the
+    clips' records keep of the load: native fps (and the header's when a manifest rate overrode it) and
+    the number of native frames of a leading reference pose (T-pose) that were dropped."""
     from motiongpt2.motion.io.load import load_joints
 
     body_target = "humanml3d" if cfg.hands is not None else cfg.skeleton
     kwargs = dict(preset=job.preset, map_file=job.map_file, target=body_target, fps=cfg.fps)
     if job.asf is not None:
         kwargs["asf"] = job.asf
+    if job.fps is not None:
+        kwargs["native_fps"] = job.fps
     if data is None:
         joints = load_joints(job.path, **kwargs)
-        return joints.positions, joints.info.get("dropped_leading_frames", 0)
-    name = Path(job.member).name
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(data)
-        joints = load_joints(path, **kwargs)
-    return joints.positions, joints.info.get("dropped_leading_frames", 0)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(job.member).name
+            path.write_bytes(data)
+            joints = load_joints(path, **kwargs)
+    info = joints.info
+    record = {"native_fps": float(info.get("native_fps", cfg.fps))}
+    header = info.get("header_fps")
+    if header is not None and abs(float(header) - record["native_fps"]) > 1e-3 * record["native_fps"]:
+        record["header_fps"] = round(float(header), 4)
+        record["fps_from"] = "manifest"
+    if info.get("dropped_leading_frames"):  # frames count from the first real frame, after the reference pose
+        record["dropped_reference_frames"] = int(info["dropped_leading_frames"])
+    return joints.positions, record
 
 
 def _clip_ranges(clip: ClipSpec, n_frames: int, cfg: PrepareConfig) -> list[tuple[str, int, int]]:
@@ -102,10 +113,10 @@ def _clip_ranges(clip: ClipSpec, n_frames: int, cfg: PrepareConfig) -> list[tupl
     return [(f"{clip.clip_id}_{k:02d}", start + a, start + b) for k, (a, b) in enumerate(parts)]
 
 
-def _write_clip_arrays(out: Path, clip_id: str, positions: np.ndarray, skel) -> int:
+def _write_clip_arrays(out: Path, clip_id: str, positions: np.ndarray, skel, heading: str = "official") -> int:
     from motiongpt2.motion.features import extract_features
 
-    feats, joints = extract_features(positions, skel)
+    feats, joints = extract_features(positions, skel, heading=heading)
     if not (np.isfinite(feats).all() and np.isfinite(joints).all()):
         raise ValueError("features contain NaN/Inf")
     for folder, arr in (("new_joint_vecs", feats), ("new_joints", joints)):
@@ -126,7 +137,7 @@ def process_source(job: SourceJob, data: bytes | None, cfg: PrepareConfig) -> tu
     records: list[ClipRecord] = []
     failures: list[str] = []
     try:
-        positions, dropped = _load_positions(job, data, cfg)
+        positions, load_record = _load_positions(job, data, cfg)
     except MotionGPT2Error as err:
         return [], [str(err)]
     except Exception as err:  # a bug or an unforeseen file problem: report it, keep going
@@ -140,19 +151,17 @@ def process_source(job: SourceJob, data: bytes | None, cfg: PrepareConfig) -> tu
         for clip_id, a, b in ranges:
             caps = clip.captions if (a, b) == (clip.start, clip.end) or not clip.chunk else \
                 [Caption(c.text, 0.0, 0.0, c.source) for c in clip.captions]
-            meta = dict(clip.meta, source=job.display_name, frames=[a, b])
-            if dropped:  # frames count from the first real frame, after the reference pose
-                meta["dropped_reference_frames"] = int(dropped)
+            meta = dict(clip.meta, source=job.display_name, frames=[a, b], **load_record)
             try:
                 pos = positions[a:b]
                 if cfg.hands is not None:
                     left, right = (cfg.hands.sample(side, b - a, clip_id) for side in ("left", "right"))
                     pos = attach_canonical_hands(pos, left, right)
                     meta["hands"] = "composite: ManipNet fingers attached at the wrists"
-                n = _write_clip_arrays(cfg.out, clip_id, pos, skel)
+                n = _write_clip_arrays(cfg.out, clip_id, pos, skel, cfg.heading)
                 records.append(ClipRecord(clip_id, clip.split, n, caps, meta))
                 if cfg.mirror:
-                    n = _write_clip_arrays(cfg.out, "M" + clip_id, mirror_joints(pos, skel), skel)
+                    n = _write_clip_arrays(cfg.out, "M" + clip_id, mirror_joints(pos, skel), skel, cfg.heading)
                     mcaps = clip.mirror_captions or [Caption(swap_left_right(c.text), c.start, c.end, c.source)
                                                      for c in caps]
                     records.append(ClipRecord("M" + clip_id, clip.split, n, mcaps, dict(meta, mirrored=True)))
@@ -188,6 +197,7 @@ def _git_commit() -> str:
 def run_plan(plan: Plan, cfg: PrepareConfig, command: str | None = None, progress: bool = True) -> PrepareReport:
     """Execute ``plan`` into ``cfg.out`` (HumanML3D layout) and return the counts."""
     from motiongpt2.data import layout
+    from motiongpt2.data.caption_groups import caption_group_of_sources
     from motiongpt2.data.text import tag_captions
     from motiongpt2.motion.skeleton import get_skeleton
 
@@ -251,11 +261,15 @@ def run_plan(plan: Plan, cfg: PrepareConfig, command: str | None = None, progres
         "min_len": cfg.min_len,
         "max_len": cfg.max_len,
         "mirrored": cfg.mirror,
+        "heading": cfg.heading,
         "normalisation": "Mean.npy/Std.npy from the train split, HumanML3D per-group std",
         "counts": {"clips": len(records), **counts, "frames": frames, "seconds": round(frames / cfg.fps, 1),
                    "source_files": len(plan.jobs)},
         "caption_sources": dict(Counter(c.source for r in records for c in r.captions)),
-        "clips": {r.clip_id: {"corpus": plan.name, **r.meta} for r in records},
+        "caption_groups": dict(Counter(caption_group_of_sources(c.source for c in r.captions) for r in records)),
+        "clips": {r.clip_id: {"corpus": plan.name, **r.meta,
+                              "caption_group": caption_group_of_sources(c.source for c in r.captions)}
+                  for r in records},
         "skipped": plan.skipped,
         "failures": failures,
         "command": command or " ".join(sys.argv),

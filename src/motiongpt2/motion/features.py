@@ -20,6 +20,11 @@ contacts (squared per-frame displacement < ``skel.feet_threshold``) → IK with 
 direction (sigma 20 frames) for the root yaw and the 6D rotations → root velocities, ric, local
 velocities.
 
+Heading: by default the IK root yaw uses the official (hip-reversed) across vector, so features are
+interchangeable with official HumanML3D files, Mean/Std and evaluator checkpoints; ``heading=
+"consistent"`` is the corrected variant (see :mod:`motiongpt2.motion.uniform`). Decoding
+(``recover_from_ric``) is the same for both: the heading is stored in the features themselves.
+
 Rotation velocity: the official code stores ``arcsin(y)`` of ``r[t+1] r[t]^-1`` (the sine of half
 the yaw change), and ``recover_root_rot_pos`` integrates it as the half-angle of the yaw quaternion.
 The official code breaks when the (``w >= 0``) root yaw wraps through ±180° (``w`` of the product
@@ -32,7 +37,9 @@ import numpy as np
 
 from .quaternion import qinv, qmul, qrot, quaternion_to_cont6d, yaw_quaternion
 from .skeleton import HUMANML3D, Skeleton, skeleton_for_dim
-from .uniform import forward_direction, inverse_kinematics, root_rotation, uniform_skeleton
+from .uniform import (
+    check_heading, forward_direction, inverse_kinematics, root_rotation, uniform_skeleton,
+)
 
 __all__ = [
     "extract_features", "normalize_positions", "foot_contacts", "recover_root_rot_pos",
@@ -111,7 +118,8 @@ def foot_contacts(positions: np.ndarray, skel: Skeleton = HUMANML3D,
 
 def extract_features(positions: np.ndarray, skel: Skeleton = HUMANML3D, uniform: bool = True,
                      feet_threshold: float | None = None,
-                     smooth_forward: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                     smooth_forward: bool = True,
+                     heading: str = "official") -> tuple[np.ndarray, np.ndarray]:
     """HumanML3D features of a joint-position motion (official ``process_file``).
 
     Args:
@@ -122,6 +130,8 @@ def extract_features(positions: np.ndarray, skel: Skeleton = HUMANML3D, uniform:
         uniform: retarget onto the skeleton's target bone lengths first (official pipeline).
         feet_threshold: contact threshold (unit²/frame²), default ``skel.feet_threshold``.
         smooth_forward: smooth the facing direction for the root yaw (official: ``True``).
+        heading: IK heading convention, ``"official"`` (default; matches official HumanML3D
+            features) or ``"consistent"`` (corrected; not interchangeable with official data).
 
     Returns:
         ``features`` ``(T − 1, 12 J − 1)`` float32 and ``joints`` ``(T − 1, J, 3)`` float32 with
@@ -134,6 +144,7 @@ def extract_features(positions: np.ndarray, skel: Skeleton = HUMANML3D, uniform:
                          f"got {pos.shape}")
     if pos.shape[0] < 2:
         raise ValueError("need at least 2 frames to compute features")
+    check_heading(heading)
     if not np.all(np.isfinite(pos)):
         raise ValueError("positions contain NaN or inf")
     if uniform:
@@ -143,7 +154,7 @@ def extract_features(positions: np.ndarray, skel: Skeleton = HUMANML3D, uniform:
 
     feet_l, feet_r = foot_contacts(pos, skel, feet_threshold)
 
-    quats = inverse_kinematics(pos, skel, smooth_forward=smooth_forward)
+    quats = inverse_kinematics(pos, skel, smooth_forward=smooth_forward, heading=heading)
     cont6d = quaternion_to_cont6d(quats[:, 1:])                            # (T, J-1, 6)
     r_rot = quats[:, 0]                                                      # (T, 4)
 

@@ -11,10 +11,17 @@ that the 6D rotation features match the official data:
   ``rotation_parents(skel)`` gives, per joint, the joint whose global rotation its local one is
   relative to.
 * The root rotation is the yaw that turns the body's forward direction onto +Z
-  (forward = up × across, across = (r_hip − l_hip) + (r_shoulder − l_shoulder)), and frame 0's root
-  rotation is forced to the identity (as in the official code). Bone positions in FK do not depend on
-  the root rotation (it cancels in ``G``), so ``forward_kinematics(inverse_kinematics(p))``
-  reproduces ``p`` for any root rotation.
+  (forward = up × across), and frame 0's root rotation is forced to the identity (as in the official
+  code). Bone positions in FK do not depend on the root rotation (it cancels in ``G``), so
+  ``forward_kinematics(inverse_kinematics(p))`` reproduces ``p`` for any root rotation.
+* **Heading** (``heading=``): the official ``Skeleton.inverse_kinematics_np`` unpacks
+  ``face_joint_idx`` as ``l_hip, r_hip, sdr_r, sdr_l`` although the list holds
+  ``(r_hip, l_hip, r_shoulder, l_shoulder)``, so its IK uses
+  ``across = (l_hip − r_hip) + (r_shoulder − l_shoulder)`` (hip term reversed), while the first-frame
+  facing step of ``process_file`` uses the consistent ``(r_hip − l_hip) + (r_shoulder − l_shoulder)``.
+  ``"official"`` (the default of :func:`inverse_kinematics`) reproduces the official features, Mean/Std
+  and evaluator inputs; ``"consistent"`` uses the consistent vector everywhere (a corrected heading
+  that is not interchangeable with official HumanML3D data).
 """
 from __future__ import annotations
 
@@ -28,8 +35,19 @@ from .skeleton import HUMANML3D, Skeleton
 
 __all__ = [
     "rotation_parents", "forward_direction", "root_rotation", "inverse_kinematics",
-    "forward_kinematics", "bone_offsets", "uniform_skeleton", "SMOOTH_FORWARD_SIGMA",
+    "forward_kinematics", "bone_offsets", "uniform_skeleton", "SMOOTH_FORWARD_SIGMA", "HEADINGS",
+    "check_heading",
 ]
+
+#: Heading conventions of the IK root yaw (see the module docstring).
+HEADINGS = ("official", "consistent")
+
+
+def check_heading(heading: str) -> str:
+    """Return ``heading`` if it is one of :data:`HEADINGS`, else raise a one-line ``ValueError``."""
+    if heading not in HEADINGS:
+        raise ValueError(f"heading must be one of {', '.join(HEADINGS)}, got {heading!r}")
+    return heading
 
 #: Gaussian sigma (frames) of the official forward-direction smoothing (``smooth_forward=True``).
 SMOOTH_FORWARD_SIGMA = 20.0
@@ -55,14 +73,19 @@ def rotation_parents(skel: Skeleton) -> np.ndarray:
     return _chain_order(skel.name, skel.chains, skel.n_joints)[1].copy()
 
 
-def forward_direction(positions: np.ndarray, skel: Skeleton, smooth: bool = False) -> np.ndarray:
+def forward_direction(positions: np.ndarray, skel: Skeleton, smooth: bool = False,
+                      heading: str = "consistent") -> np.ndarray:
     """Horizontal facing direction per frame, ``(T, J, 3) -> (T, 3)`` (not normalised).
 
-    ``across = unit((r_hip − l_hip) + (r_shoulder − l_shoulder))``, ``forward = up × across`` (zero Y);
-    with ``smooth`` the official Gaussian smoothing (sigma 20 frames, mode ``nearest``) is applied
-    before the (caller's) normalisation, exactly like the official code.
+    ``across = unit((r_hip − l_hip) + (r_shoulder − l_shoulder))`` (``heading="consistent"``, the
+    official first-frame facing step) or ``unit((l_hip − r_hip) + (r_shoulder − l_shoulder))``
+    (``heading="official"``, the official IK); ``forward = up × across`` (zero Y). With ``smooth`` the
+    official Gaussian smoothing (sigma 20 frames, mode ``nearest``) is applied before the (caller's)
+    normalisation, exactly like the official code.
     """
     r_hip, l_hip, r_sdr, l_sdr = skel.face_joints
+    if check_heading(heading) == "official":
+        r_hip, l_hip = l_hip, r_hip
     across = (positions[..., r_hip, :] - positions[..., l_hip, :]) + \
         (positions[..., r_sdr, :] - positions[..., l_sdr, :])
     across = across / np.linalg.norm(across, axis=-1, keepdims=True)
@@ -84,7 +107,7 @@ def root_rotation(forward: np.ndarray) -> np.ndarray:
 
 
 def inverse_kinematics(positions: np.ndarray, skel: Skeleton = HUMANML3D,
-                       smooth_forward: bool = False) -> np.ndarray:
+                       smooth_forward: bool = False, heading: str = "official") -> np.ndarray:
     """Local joint rotations of a motion (official ``Skeleton.inverse_kinematics_np``).
 
     Args:
@@ -92,6 +115,8 @@ def inverse_kinematics(positions: np.ndarray, skel: Skeleton = HUMANML3D,
         skel: the skeleton (``raw_offsets``, ``chains``, ``face_joints``).
         smooth_forward: smooth the facing direction before computing the root rotation (the
             official feature extraction uses ``True``; the uniform-skeleton step ``False``).
+        heading: ``"official"`` (hip term reversed, as the official IK) or ``"consistent"``; see
+            the module docstring. Only the root yaw and the local rotations of chain starts change.
 
     Returns:
         ``(T, J, 4)`` float64 quaternions (w, x, y, z): index 0 is the root yaw (identity at frame
@@ -102,7 +127,7 @@ def inverse_kinematics(positions: np.ndarray, skel: Skeleton = HUMANML3D,
     order, rot_parent = _chain_order(skel.name, skel.chains, J)
     parents = np.asarray(skel.parents)
 
-    root = root_rotation(forward_direction(positions, skel, smooth=smooth_forward))
+    root = root_rotation(forward_direction(positions, skel, smooth=smooth_forward, heading=heading))
     root[0] = (1.0, 0.0, 0.0, 0.0)
 
     idx = np.asarray(order)

@@ -52,7 +52,8 @@ class SourceJob:
 
     ``path`` is a file on disk or an archive; ``member`` names the file inside the archive.
     ``preset`` names the retargeting preset (see :mod:`motiongpt2.motion.io.retarget`); ``map_file``
-    is a user JSON map; ``asf`` is the skeleton file of an AMC motion.
+    is a user JSON map; ``asf`` is the skeleton file of an AMC motion. ``fps`` is the take's true
+    frame rate when the recipe knows it (a manifest), which wins over the file's header.
     """
 
     path: Path
@@ -61,6 +62,7 @@ class SourceJob:
     preset: str = "auto"
     map_file: Path | None = None
     asf: Path | None = None
+    fps: float | None = None
 
     @property
     def display_name(self) -> str:

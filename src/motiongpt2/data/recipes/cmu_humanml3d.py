@@ -2,7 +2,8 @@
 
 Inputs (all under the shared data root, see its README):
 
-* ``mocap/cmu/manifest.json`` — one motion file per trial, its rig (``skeleton``), fps and frames;
+* ``mocap/cmu/manifest.json`` — one motion file per trial, its rig (``skeleton``), fps and frames; its
+  ``fps`` is the take's true rate and wins over a BVH header (recorded per clip in ``dataset.json``);
 * ``annotations/humanml3d/cmu_pairs.csv`` — HumanML3D ids cut from CMU trials (start/end at 20 fps);
 * ``annotations/humanml3d/captions.json`` and ``{train,val,test}.txt`` — captions and official splits;
 * ``annotations/kitml/{annotations.json,cmu_pairs.csv,splits/}`` — KIT-ML whole-trial texts and splits;
@@ -158,7 +159,9 @@ def plan(shared: Path, fps: float = 20.0, max_len: int = 196, min_len: int = 40)
             skipped.append(f"{path}: trial {trial} gave no clip (shorter than {min_len} frames at {fps:g} fps or no captions)")
             continue
         asf = cmu / entry["asf"] if entry.get("asf") else None
-        jobs.append(SourceJob(path=path, clips=clips, preset=entry["skeleton"], asf=asf))
+        # the manifest's fps wins over the file header (salsa BVH headers say 120 for 60-fps takes;
+        # AMC files carry no rate and three of them are 60 fps)
+        jobs.append(SourceJob(path=path, clips=clips, preset=entry["skeleton"], asf=asf, fps=float(entry["fps"])))
 
     meta = {
         "recipe": "cmu-humanml3d",

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,8 @@ class Joints:
         skeleton: ``"humanml3d"`` or ``"wholebody"``.
         source: the file (or archive member) it came from.
         preset: the joint map used (``"npy"`` for joint files).
-        info: ``{"unit_scale", "up_axis", "native_fps", "native_frames", "dropped_leading_frames"}``.
+        info: ``{"unit_scale", "up_axis", "native_fps", "native_frames", "dropped_leading_frames"}``
+            (+ ``"header_fps"`` for mocap files: the rate the file itself states).
     """
 
     positions: np.ndarray
@@ -101,7 +103,7 @@ def _load_npy(source, name: str, target: str, fps: float | None, npy_fps: float 
 def load_joints(source: str | Path | bytes, preset: str = "auto", map_file: str | Path | dict | None = None,
                 target: str = "humanml3d", fps: float | None = 20.0, asf: str | Path | None = None,
                 name: str | None = None, npy_fps: float | None = None,
-                drop_reference_pose: bool = True) -> Joints:
+                drop_reference_pose: bool = True, native_fps: float | None = None) -> Joints:
     """Load a motion file as target-skeleton joints.
 
     Args:
@@ -117,6 +119,10 @@ def load_joints(source: str | Path | bytes, preset: str = "auto", map_file: str 
         drop_reference_pose: drop a rest pose (T-pose) glued to the start of a mocap take
             (:mod:`.reference_pose`; cgspeed CMU BVH files have one); the number of native frames
             dropped is ``info["dropped_leading_frames"]``.
+        native_fps: the take's true frame rate when the file is known to state a wrong one (a
+            dataset manifest that knows better, e.g. CMU salsa BVH whose header says 120 fps for
+            60-fps takes; AMC files, which carry no rate, default to 120). It wins over the file;
+            ``info["header_fps"]`` keeps what the file said.
 
     Returns:
         :class:`Joints` with ``positions (T', J, 3)`` float32 metres Y-up.
@@ -130,6 +136,11 @@ def load_joints(source: str | Path | bytes, preset: str = "auto", map_file: str 
     if motion_kind(label) == "npy":
         return _load_npy(source, label, target, fps, npy_fps)
     mocap = load_mocap(source, asf=asf, name=name)
+    header_fps = mocap.fps
+    if native_fps is not None:
+        if not (np.isfinite(native_fps) and 0.1 <= native_fps <= 10000):
+            raise MotionFormatError(label, f"frame rate {native_fps!r} is not usable", "give a rate in frames per second")
+        mocap = dataclasses.replace(mocap, fps=float(native_fps))
     jmap = resolve_map(mocap.names, preset, map_file, source=label)
     pos, info = retarget(mocap, jmap, target)
     lead = leading_reference_frames(pos, mocap.fps) if drop_reference_pose else 0
@@ -138,7 +149,7 @@ def load_joints(source: str | Path | bytes, preset: str = "auto", map_file: str 
     out_fps = fps or mocap.fps
     if fps:
         pos = resample(pos, mocap.fps, fps)
-    info.update(native_fps=mocap.fps, native_frames=mocap.n_frames)
+    info.update(native_fps=mocap.fps, native_frames=mocap.n_frames, header_fps=header_fps)
     return Joints(pos, float(out_fps), target, label, jmap.name, info)
 
 
