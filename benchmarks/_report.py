@@ -37,12 +37,43 @@ def commit() -> str:
         return "unknown"
 
 
+def dirty_files() -> list[str]:
+    """Tracked files with uncommitted changes (BENCHMARKS.md itself excluded)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                             capture_output=True, text=True).stdout
+    except OSError:
+        return []
+    return [line[3:] for line in out.splitlines() if line[3:].strip() != "BENCHMARKS.md"]
+
+
+def portable(text: str) -> str:
+    """Replace machine-specific paths: the checkout by ``.``, the home folder by ``~``, shared data by ``$SHARED``."""
+    shared = (ROOT.parent / "shared" / "data").resolve()
+    for path, short in ((shared, "$SHARED"), (ROOT, "."), (Path.home(), "~")):
+        text = text.replace(str(path) + "/", short + "/").replace(str(path), short)
+    return text
+
+
 def write_section(name: str, command: str, body: str) -> None:
-    """Replace (or append) the section ``## <name>`` of BENCHMARKS.md."""
+    """Replace (or append) the section ``## <name>`` of BENCHMARKS.md.
+
+    Numbers must come from a clean commit: with uncommitted changes to tracked files the section is not
+    written (set ``MOTIONGPT2_BENCH_DIRTY=1`` to write it anyway, marked as from a dirty tree). Paths
+    are made portable (``.``, ``~``, ``$SHARED``).
+    """
+    import os
+
+    dirty = dirty_files()
+    if dirty and not os.environ.get("MOTIONGPT2_BENCH_DIRTY"):
+        raise SystemExit(f"BENCHMARKS.md: not written — uncommitted changes in {', '.join(dirty[:5])}; commit first "
+                         "(or set MOTIONGPT2_BENCH_DIRTY=1 for a marked trial run)")
+    command, body = portable(command), portable(body)
     path = ROOT / "BENCHMARKS.md"
     text = path.read_text() if path.exists() else "# Benchmarks\n\nEach section is written by its script in `benchmarks/`.\n"
     section = (f"## {name}\n\n- command: `{command}`\n- machine: {machine()}\n"
-               f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}, commit {commit()}\n\n{body.strip()}\n\n")
+               f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}, commit {commit()}{' (DIRTY TREE)' if dirty else ''}\n\n"
+               f"{body.strip()}\n\n")
     pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
     path.write_text(text)

@@ -47,9 +47,12 @@ class KindSpec:
         return skeleton_for_dim(self.dim)
 
 
+#: The official HumanML3D / KIT-ML loaders (``Text2MotionDatasetV2``) keep motions with
+#: ``min_len <= T < 200`` and crop them to at most 196 frames when sampling; a clip cut from an index range of
+#: 200 frames has 199 feature rows and is a valid sample.
 KINDS: dict[str, KindSpec] = {
-    "humanml3d": KindSpec("humanml3d", 263, 20.0, 40, 196),
-    "kit": KindSpec("kit", 251, 12.5, 24, 196),
+    "humanml3d": KindSpec("humanml3d", 263, 20.0, 40, 199),
+    "kit": KindSpec("kit", 251, 12.5, 24, 199),
     "motionx": KindSpec("motionx", 623, 20.0, 40, 300),
 }
 _KIND_BY_DIM = {k.dim: k.name for k in KINDS.values()}
@@ -542,7 +545,8 @@ def open_dataset(root: str | Path, kind: str = "auto", split: str | None = "trai
     ``kind``: ``"auto"`` (from the folder names, ``dataset.json`` or the feature dimension),
     ``"humanml3d"``, ``"kit"`` or ``"motionx"``. ``split``: a split name (``train``/``val``/``test``/
     ``all``…), a path to a split file, or ``None`` for every motion file. ``min_len``/``max_len``
-    (frames, inclusive) override the kind's defaults (HumanML3D 40..196, KIT 24..196, Motion-X 40..300).
+    (frames, inclusive) override the kind's defaults (HumanML3D 40..199, KIT 24..199 as the official loaders;
+    Motion-X 40..300).
 
     With ``lazy=True`` (default) only the ``.npy`` headers and the texts are read here; features are
     loaded on access, and a NaN/Inf found then raises :class:`DatasetError` (run
