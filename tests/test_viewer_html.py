@@ -1,7 +1,7 @@
 """Self-contained HTML viewer: file content, and drawing in headless Chromium (Debian's ``chromium``).
 
-Chromium is installed by the test set-up when missing (``apt-get install chromium`` as root, unless
-``MOTIONGPT2_NO_APT`` is set); otherwise the browser tests are skipped with the reason. WebGL runs on
+Chromium is installed by ``make system-deps`` (run by ``make test``); when it is not on ``PATH`` the
+browser tests are skipped with that reason. WebGL runs on
 SwiftShader (software) with ``--use-gl=swiftshader --enable-unsafe-swiftshader``.
 """
 from __future__ import annotations
@@ -21,16 +21,13 @@ from motiongpt2.render import LEFT_COLORS, RIGHT_COLORS, SPINE_COLOR
 from motiongpt2.motion.synthetic import synthetic_motion
 from motiongpt2.render.html import html_viewer, write_html_viewer
 
-from tooling import ensure_tool  # noqa: E402
+from tooling import require_tool  # noqa: E402
 
 
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path, reason = ensure_tool("chromium", "chromium")
-    if not path:
-        pytest.skip(reason)
-    return path
+    return require_tool("chromium")
 
 
 def screenshot(chromium: str, page: Path, frag: str, out: Path, tmp: Path, size=(640, 480)) -> np.ndarray:
