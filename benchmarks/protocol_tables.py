@@ -28,7 +28,7 @@ def main() -> None:
     if not parts:
         sys.exit(f"no tables in {args.tables}: run `motiongpt2 evaluate --task ... --out {args.tables}` first")
     body = ("One command per table: `motiongpt2 evaluate --task TASK -d ~/.cache/motiongpt2/datasets/real-body "
-            "-e ~/.cache/motiongpt2/evaluators/guo_glove50 [--generator KIND:RUN] --out TABLES`.\n\n"
+            "-e runs/evaluator_guo_glove50 [--generator KIND:RUN] --out TABLES`.\n\n"
             + "\n\n".join(parts))
     print(body)
     write_section("Protocol tables (`benchmarks/protocol_tables.py`)", "python benchmarks/protocol_tables.py", body)

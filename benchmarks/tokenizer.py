@@ -52,12 +52,12 @@ def codec_speed(model, batch: int, frames: int = 64, repeats: int = 5) -> float:
     x = torch.randn(batch, frames, model.input_dim)
     lengths = torch.full((batch,), frames)
     with torch.no_grad():
-        out = model.encode(x, lengths)
+        model.encode(x, lengths)
         best = float("inf")
         for _ in range(repeats):
             t0 = time.perf_counter()
-            out = model.encode(x, lengths)
-            model.decode(*out[:-1], out[-1]) if len(out) == 3 else model.decode(out[0], out[1])
+            streams, n_tok = model.encode(x, lengths)
+            model.decode(streams, n_tok)
             best = min(best, time.perf_counter() - t0)
     return batch * frames / best
 

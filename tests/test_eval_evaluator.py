@@ -235,6 +235,10 @@ def test_tiny_evaluator_learns_synthetic_pairs(synth, trained):
     assert test["R@3"] > 0.35 and test["R@1"] > 0.15
     assert (Path(res["best"]) / "model.safetensors").exists() and (out / "metrics.jsonl").exists()
     assert ev.meta["data"]["train_pairs"] == 128 and ev.cfg.dim_word == 50
+    # no dataset.json: every clip is natural, the 64 val pairs are the selection set, nothing held out
+    assert res["selection_metric"] == "select_R@3" and res["selection"]["held_out_ids"] == {}
+    assert ev.meta["selection"]["n_val_natural_pairs"] == 64 and ev.meta["model"] == "evaluator"
+    assert res["best_metrics"]["select_R@3"] == res["best_metrics"]["natural_R@3"]
 
 
 def test_identical_seeds_give_identical_training_and_resume_matches(synth, tmp_path):
@@ -247,3 +251,21 @@ def test_identical_seeds_give_identical_training_and_resume_matches(synth, tmp_p
     assert a["last_metrics"] == b["last_metrics"]
     with pytest.raises(InputFileError, match="already holds"):
         train_evaluator(synth, tmp_path / "a", TINY, max_steps=20, resume=False, progress=False)
+
+
+def test_ctrl_c_saves_and_the_run_resumes(synth, tmp_path):
+    import os
+    import signal
+
+    def interrupt(step, record):
+        if step == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    over = {"train.eval_every": 8, "train.save_every": 100}
+    res = train_evaluator(synth, tmp_path / "run", TINY, max_steps=8, overrides=over, progress=False,
+                          callback=interrupt)
+    assert res["interrupted"] and res["step"] == 5 and res["latest"].endswith("step-00000005")
+    rest = train_evaluator(synth, tmp_path / "run", TINY, max_steps=8, overrides=over, progress=False)
+    full = train_evaluator(synth, tmp_path / "full", TINY, max_steps=8, overrides=over, progress=False)
+    assert rest["step"] == 8 and rest["last_metrics"] == full["last_metrics"]
+

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from motiongpt2.data.layout import compute_mean_std, write_clip, write_mean_std, write_splits
+from motiongpt2.data.layout import compute_mean_std, write_clip, write_dataset_json, write_mean_std, write_splits
 from motiongpt2.data.text import TextEntry, fallback_tag
 from motiongpt2.errors import DatasetError, MotionGPT2Error
 from motiongpt2.eval.evaluator import EvaluatorConfig, EvaluatorNet, load_evaluator, save_evaluator
@@ -24,24 +24,29 @@ SMALL = EvalSettings(mm_samples=6, mm_repeats=12, mm_times=10, bertscore=False)
 WORDS = ["sos", "eos", "unk", "a", "person", "walk", "slowly", "quickly", "and", "turn", "left", "right", "someone"]
 
 
-def _dataset(root: Path, n: dict[str, int], seed: int = 0) -> Path:
+def _dataset(root: Path, n: dict[str, int], seed: int = 0, speed: float = 1.0, groups=None) -> Path:
+    """Synthetic walks; ``groups(split, k)`` -> caption group of clip ``k`` writes a ``dataset.json``."""
     rng = np.random.default_rng(seed)
-    splits, feats_all, k = {}, [], 0
+    splits, feats_all, k, clips = {}, [], 0, {}
     for split, count in n.items():
         ids = []
         for _ in range(count):
             s, d = ["slowly", "quickly"][k % 2], ["left", "right"][(k // 2) % 2]
-            pos = synthetic_walk(T=int(rng.integers(50, 90)), seed=k, speed=0.5 if s == "slowly" else 1.8,
-                                 turn_rate=1.5 if d == "left" else -1.5)
+            pos = synthetic_walk(T=int(rng.integers(50, 90)), seed=k + 1000 * seed,
+                                 speed=speed * (0.5 if s == "slowly" else 1.8), turn_rate=1.5 if d == "left" else -1.5)
             feats, joints = extract_features(pos)
             caps = [f"a person walks {s} and turns {d}", f"someone walks {s} and turns {d}"]
             write_clip(root, f"{split}{k:03d}", feats, joints, [TextEntry(c, fallback_tag(c)) for c in caps])
             feats_all.append(feats)
             ids.append(f"{split}{k:03d}")
+            if groups is not None:
+                clips[f"{split}{k:03d}"] = {"caption_group": groups(split, k)}
             k += 1
         splits[split] = ids
     write_splits(root, splits)
     write_mean_std(root, *compute_mean_std(feats_all))
+    if groups is not None:
+        write_dataset_json(root, {"name": root.name, "clips": clips})
     return root
 
 
@@ -166,3 +171,137 @@ def test_bad_generator_output_is_reported(data, evaluator_dir):
         evaluate("t2m", data, evaluator_dir, generator=Broken(), replications=1, settings=SMALL, baselines=())
     with pytest.raises(MotionGPT2Error, match="unknown task"):
         evaluate("t2x", data, evaluator_dir)
+
+
+# --------------------------------------------------------------------------- caption groups (natural / label)
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory) -> Path:
+    """A second corpus whose clips are all captioned from labels (``dataset.json``), faster walks."""
+    return _dataset(tmp_path_factory.mktemp("label_ds"), {"train": 8, "val": 4, "test": 36}, seed=1, speed=2.5,
+                    groups=lambda split, k: "label")
+
+
+@pytest.fixture(scope="module")
+def tiny_natural(data, tmp_path_factory) -> Path:
+    """``data`` with a dataset.json that marks only 5 test clips natural (the other 35 label)."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("tiny") / "ds"
+    shutil.copytree(data, root)
+    test_ids = (root / "test.txt").read_text().split()
+    clips = {cid: {"caption_group": "natural" if i < 5 else "label"} for i, cid in enumerate(test_ids)}
+    write_dataset_json(root, {"name": "tiny", "clips": clips})
+    return root
+
+
+def _table_rows(md: str) -> list[str]:
+    return [ln for ln in md.splitlines() if ln.startswith("| ")]
+
+
+def test_caption_groups_two_roots_sizes_rows_and_tables(data, labelled, evaluator_dir, tmp_path):
+    """A root without dataset.json (natural) + a labelled root: groups add up and differ from the total."""
+    res = evaluate("t2m", [data, labelled], evaluator_dir, generator=NoiseGenerator(), replications=2, seed=1,
+                   settings=SMALL, out_dir=tmp_path)
+    groups = res["caption_groups"]
+    assert list(groups) == ["natural", "label"]
+    assert groups["natural"]["n_pairs"] == 40 and groups["label"]["n_pairs"] == 36
+    assert sum(g["n_pairs"] for g in groups.values()) == res["n_pairs"] == 76
+    assert sum(g["n_clips"] for g in groups.values()) == res["n_clips"]
+    names = [r["method"] for r in res["rows"]]
+    for g in groups.values():
+        assert [r["method"] for r in g["rows"]] == names and g["not_available"] == []
+        for row, total in zip(g["rows"], res["rows"]):
+            assert list(row["metrics"]) == list(total["metrics"])
+            assert all(v is not None and np.isfinite(v[0]) and v[1] is not None for v in row["metrics"].values())
+            assert all(0.0 <= row["metrics"][k][0] <= 1.0 for k in ("R@1", "R@2", "R@3"))
+    real = {g: groups[g]["rows"][0]["metrics"] for g in groups}
+    total = res["rows"][0]["metrics"]
+    for k in ("FID", "Diversity", "MM-Dist"):  # different motions in the two corpora
+        assert real["natural"][k][0] != pytest.approx(total[k][0])
+        assert real["label"][k][0] != pytest.approx(real["natural"][k][0])
+    # Markdown: the total table is unchanged, the group table follows with n per row
+    md = format_markdown(res)
+    plain = format_markdown({k: v for k, v in res.items() if k not in ("caption_groups", "caption_group_notes")})
+    assert md.startswith(plain.rstrip("\n")) and "#### By caption group" in md
+    rows = _table_rows(md)
+    assert rows[1].startswith("| Real |")
+    group_rows = [r for r in rows if " — " in r]
+    assert [r.split(" |")[0] for r in group_rows[:3]] == ["| Real — all (n=76)", "| Real — natural (n=40)",
+                                                         "| Real — label (n=36)"]
+    assert len(group_rows) == 3 * len(names) and "| Noise model — label (n=36) |" in md
+    assert "- natural: 40 pairs from 40 clips" in md
+    js = json.loads((tmp_path / "t2m_test.json").read_text())
+    assert js["caption_groups"]["label"]["n_pairs"] == 36 and js["rows"] == json.loads(json.dumps(res["rows"]))
+
+
+def test_caption_groups_do_not_change_totals(data, tiny_natural, evaluator_dir):
+    """Group pools are drawn from their own stream: the totals equal those of a dataset without groups."""
+    ev = load_evaluator(evaluator_dir)
+    a = evaluate("t2m", data, ev, generator=NoiseGenerator(), replications=2, seed=5, settings=SMALL)
+    b = evaluate("t2m", tiny_natural, ev, generator=NoiseGenerator(), replications=2, seed=5, settings=SMALL)
+    assert a["rows"] == b["rows"]
+    # all pairs in one group: that group reports the total's numbers, the other is empty
+    assert a["caption_groups"]["natural"]["rows"] == a["rows"] and a["caption_groups"]["natural"]["n_pairs"] == 40
+    assert a["caption_groups"]["label"] == {"n_pairs": 0, "n_clips": 0, "rows": [], "not_available": []}
+    assert "- label: 0 pairs from 0 clips" in format_markdown(a)
+
+
+def test_tiny_caption_group_is_marked_not_available(tiny_natural, evaluator_dir):
+    res = evaluate("t2m-init", tiny_natural, evaluator_dir, generator=NoiseGenerator(), replications=2,
+                   settings=SMALL)
+    nat, lab = res["caption_groups"]["natural"], res["caption_groups"]["label"]
+    assert (nat["n_pairs"], lab["n_pairs"]) == (5, 35)
+    assert set(nat["not_available"]) == {"R@1", "R@2", "R@3", "FID", "Diversity", "MultiModality"}
+    assert lab["not_available"] == []
+    for row in nat["rows"]:
+        m = row["metrics"]
+        assert m["R@1"] is None and m["FID"] is None and m["Diversity"] is None
+        for k in ("MM-Dist", "Recon", "Vel"):  # per-pair means exist for any non-empty group
+            assert m[k] is not None and np.isfinite(m[k][0])
+    # per-pair means: the pair-weighted mean of the groups is the total (MM-Dist of a small group is over all
+    # its pairs, the total's only over full pools, so check Recon / Vel)
+    for i, row in enumerate(res["rows"]):
+        for k in ("Recon", "Vel"):
+            combined = (5 * nat["rows"][i]["metrics"][k][0] + 35 * lab["rows"][i]["metrics"][k][0]) / 40
+            assert combined == pytest.approx(row["metrics"][k][0], rel=1e-9, abs=1e-12)
+    md = format_markdown(res)
+    assert "| Real — natural (n=5) | n/a | n/a | n/a | n/a |" in md
+    assert "natural group (5 pairs): R@1–3, FID, Diversity, MultiModality n/a" in md
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS if t not in ("t2m", "t2m-init")])
+def test_every_task_reports_caption_groups(task, data, labelled, evaluator_dir):
+    res = evaluate(task, [data, labelled], evaluator_dir, generator=NoiseGenerator(), replications=2,
+                   settings=SMALL)
+    groups = res["caption_groups"]
+    assert sum(g["n_pairs"] for g in groups.values()) == res["n_pairs"]
+    names = [r["method"] for r in res["rows"]]
+    for g, info in groups.items():
+        assert [r["method"] for r in info["rows"]] == names
+        for row, total in zip(info["rows"], res["rows"]):
+            assert list(row["metrics"]) == list(total["metrics"])
+            assert all(v is not None and np.isfinite(v[0]) for v in row["metrics"].values())
+    if task in ("predict", "inbetween", "tokenizer"):  # per-pair means: groups weighted by size give the total
+        key = "MPJPE" if task == "tokenizer" else "ADE"
+        n = {g: info["n_pairs"] for g, info in groups.items()}
+        combined = sum(n[g] * groups[g]["rows"][-1]["metrics"][key][0] for g in groups) / res["n_pairs"]
+        assert combined == pytest.approx(res["rows"][-1]["metrics"][key][0], rel=1e-9)
+        if task != "tokenizer":
+            assert groups["natural"]["rows"][-1]["metrics"][key][0] != pytest.approx(res["rows"][-1]["metrics"][key][0])
+    if task == "m2t":
+        assert {"BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr"} <= set(groups["label"]["rows"][-1]["metrics"])
+    md = format_markdown(res)
+    assert sum(1 for r in _table_rows(md) if " — " in r) == 3 * len(names)
+
+
+def test_fast_fid_matches_reference_fid():
+    from motiongpt2.eval.groups import fast_fid
+    from motiongpt2.eval.metrics import fid
+
+    rng = np.random.default_rng(0)
+    for n, d in ((200, 16), (40, 16), (12, 16)):  # full rank, n - 1 > d, and rank-deficient
+        a = rng.normal(size=(n, d))
+        b = 0.8 * rng.normal(size=(n + 3, d)) + 0.3
+        assert fast_fid(a, b) == pytest.approx(fid(a, b), rel=1e-6)
+    x = rng.normal(size=(50, 8))
+    assert fast_fid(x, x) == pytest.approx(0.0, abs=1e-9)

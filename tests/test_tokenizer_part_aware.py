@@ -37,7 +37,8 @@ def test_part_indices_partition_the_layout_exactly():
 
 
 def test_part_indices_match_feature_slices():
-    features = pytest.importorskip("motiongpt2.motion.features")
+    from motiongpt2.motion import features
+
     sl = features.feature_slices(52)
     body, hand = part_indices(52, 22)
     assert set(range(sl["root"].start, sl["root"].stop)) <= set(body.tolist())
@@ -92,17 +93,17 @@ def test_hand_input_changes_body_ids_but_not_vice_versa():
     torch.manual_seed(3)
     x = torch.randn(2, 32, 623)
     body, hand = model.body_idx, model.hand_idx
-    ids_b, ids_h, _ = model.encode(x)
+    (ids_b, ids_h), _ = model.encode(x)
 
     x_body = x.clone()
     x_body[..., body] = torch.randn(2, 32, 263) * 3            # change only the body stream
-    ids_b2, ids_h2, _ = model.encode(x_body)
+    (ids_b2, ids_h2), _ = model.encode(x_body)
     assert torch.equal(ids_h2, ids_h)                          # hand ids never see the body
     assert not torch.equal(ids_b2, ids_b)
 
     x_hand = x.clone()
     x_hand[..., hand] = torch.randn(2, 32, 360) * 3            # change only the hand stream
-    ids_b3, ids_h3, _ = model.encode(x_hand)
+    (ids_b3, ids_h3), _ = model.encode(x_hand)
     assert not torch.equal(ids_h3, ids_h)
     assert not torch.equal(ids_b3, ids_b)                      # body ids depend on the hand codes
 
@@ -111,22 +112,25 @@ def test_part_aware_shapes_lengths_and_errors():
     model = _model()
     x = torch.randn(3, 30, 623)
     lengths = torch.tensor([30, 17, 8])
-    ids_b, ids_h, tok_len = model.encode(x, lengths)
+    assert model.codebook_sizes == (32, 32) and model.stream_names == ("body", "hand")
+    (ids_b, ids_h), tok_len = model.encode(x, lengths)
     assert ids_b.shape == ids_h.shape == (3, 7)
     assert tok_len.tolist() == [7, 4, 2]
     assert (ids_b[2, 2:] == -1).all() and (ids_h[1, 4:] == -1).all()
-    out = model.decode(ids_b, ids_h, tok_len)
+    out = model.decode((ids_b, ids_h), tok_len)
     assert out.shape == (3, 28, 623) and (out[1, 16:] == 0).all()
     # a sequence alone gives the same ids and features as inside the padded batch
-    b1, h1, _ = model.encode(x[1:2, :17])
+    (b1, h1), _ = model.encode(x[1:2, :17])
     assert torch.equal(b1[0], ids_b[1, :4]) and torch.equal(h1[0], ids_h[1, :4])
-    assert torch.allclose(model.decode(b1, h1)[0], out[1, :16], atol=1e-5)
+    assert torch.allclose(model.decode((b1, h1))[0], out[1, :16], atol=1e-5)
     with pytest.raises(ValueError, match=r"hand stream: token id 40 .*codebook of size 32"):
-        model.decode(ids_b[:1, :2], torch.tensor([[0, 40]]))
+        model.decode((ids_b[:1, :2], torch.tensor([[0, 40]])))
     with pytest.raises(ValueError, match=r"body stream: token id 32 "):
-        model.decode(torch.tensor([[32, 0]]), ids_h[:1, :2])
+        model.decode((torch.tensor([[32, 0]]), ids_h[:1, :2]))
     with pytest.raises(ValueError, match="same shape"):
-        model.decode(ids_b[:, :2], ids_h[:, :3])
+        model.decode((ids_b[:, :2], ids_h[:, :3]))
+    with pytest.raises(ValueError, match="tuple of 2 token stream"):
+        model.decode((ids_b,), tok_len)
     model.train()
     recon, (fb, fh), loss, stats = model(x, torch.arange(30)[None] < lengths[:, None])
     assert recon.shape == x.shape and fb.shape == fh.shape == (3, 8)

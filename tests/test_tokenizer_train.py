@@ -70,7 +70,10 @@ def make_dataset(root: Path, skel: Skeleton = HUMANML3D, n_train: int = 4, n_val
     for split, n in (("train", n_train + n_short), ("val", n_val), ("test", n_test)):
         for i in range(n):
             T = 44 if (split == "train" and i >= n_train) else int(rng.integers(*frames))
-            feats, joints = extract_features(sinus_motion(skel, T + 1, seed * 1000 + k), skel)
+            # heading="consistent": the fixture swings the hip and collar bones by up to 0.7 rad, far more
+            # than a person, and the official (hip-reversed) IK heading, the difference of the shoulder
+            # and hip vectors, then jitters; these tests are about the trainer, not the heading
+            feats, joints = extract_features(sinus_motion(skel, T + 1, seed * 1000 + k), skel, heading="consistent")
             cid = f"{k:06d}"
             write_clip(root, cid, feats, joints, [f"a person moves around number {k}"])
             splits[split].append(cid)
@@ -310,6 +313,54 @@ def test_resume_reproduces_the_loss_curve(hml_data, tmp_path):
     with pytest.raises(Exception, match="already holds"):
         train_tokenizer(TINY, hml_data, tmp_path / "full", resume=False, device="cpu",
                         progress=False)
+
+
+def write_old_layout_checkpoint(run: Path, step_dir: Path, model_state: dict, config_yaml: str, kind: str,
+                                step: int, epoch: int, metrics: dict, trainer: dict) -> None:
+    """A tokenizer checkpoint exactly as the code before the shared run format wrote it
+    (``tokenizer/checkpoint.py`` of commit ab8acde): same files, ``meta.json`` without ``model`` /
+    ``depends_on``, pointers ``latest`` and ``best``."""
+    from safetensors.torch import save_file
+
+    step_dir.mkdir(parents=True)
+    save_file(model_state, str(step_dir / "model.safetensors"), metadata={"kind": kind})
+    (step_dir / "config.yaml").write_text(config_yaml)
+    meta = {"format": 1, "kind": kind, "step": step, "epoch": epoch, "git_commit": None, "git_dirty": None,
+            "time": "2024-01-01T00:00:00", "metrics": metrics, "has_trainer_state": True}
+    (step_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    torch.save({"optimizer": trainer["optimizer"], "scheduler": trainer["scheduler"], "rng": trainer["rng"],
+                "step": step, "epoch": epoch}, step_dir / "trainer.pt")
+    (run / "latest").write_text(step_dir.name + "\n")
+    (run / "best").write_text(step_dir.name + "\n")
+
+
+def test_old_layout_checkpoints_load_and_resume(hml_data, tmp_path):
+    """A run folder written in the tokenizer layout of before the shared run format resumes bit-exactly."""
+    from safetensors.torch import load_file
+
+    ov = {"train.max_iters": 30, "train.save_every": 15, "train.eval_every": 15}
+    full = train_tokenizer(TINY, hml_data, tmp_path / "full", device="cpu", progress=False, log_every=1,
+                           overrides=ov)
+    part = train_tokenizer(TINY, hml_data, tmp_path / "part", device="cpu", progress=False, log_every=1,
+                           overrides=ov, max_steps=15)
+    src = Path(part["checkpoint"])
+    new_meta = json.loads((src / "meta.json").read_text())
+    assert new_meta["model"] == "tokenizer" and new_meta["format"] == 1
+    assert new_meta["depends_on"]["data"]["path"] == str(hml_data.resolve())
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "metrics.jsonl").write_text((tmp_path / "part" / "metrics.jsonl").read_text())
+    trainer = torch.load(src / "trainer.pt", weights_only=True)
+    write_old_layout_checkpoint(old, old / src.name, load_file(str(src / "model.safetensors")),
+                                (src / "config.yaml").read_text(), "vqvae", 15, new_meta["epoch"],
+                                new_meta["metrics"], trainer)
+    ck = load_checkpoint(old, "best")
+    assert ck.step == 15 and ck.config.kind == "vqvae" and ck.trainer_state["step"] == 15
+    assert "model" not in ck.meta
+    rest = train_tokenizer(TINY, hml_data, old, device="cpu", progress=False, log_every=1, overrides=ov)
+    assert rest["resumed"] and rest["start_step"] == 15 and rest["final_step"] == 30
+    assert full["train_losses"][15:] == rest["train_losses"]           # bit-identical floats
+    assert rest["best_mpjpe_mm"] == full["best_mpjpe_mm"]
 
 
 def test_training_with_padded_short_clips_and_balance(hml_data, tmp_path):

@@ -32,19 +32,22 @@ def test_encode_decode_shapes_with_padding(dim):
     model = _initialised(tiny(dim), dim)
     lengths = torch.tensor([43, 40, 13])              # 43 and 13 are not multiples of 4
     x = torch.randn(3, 43, dim)
-    ids, tok_len = model.encode(x, lengths)
+    assert model.codebook_sizes == (32,) and model.stream_names == ("motion",)
+    (ids,), tok_len = model.encode(x, lengths)
     assert ids.shape == (3, 10) and ids.dtype == torch.long
     assert tok_len.tolist() == [10, 10, 3]            # floor(L / 4)
     assert (ids[2, 3:] == -1).all() and (ids[:, :3] >= 0).all()
-    out = model.decode(ids, tok_len)
+    out = model.decode((ids,), tok_len)
     assert out.shape == (3, 40, dim) and out.dtype == torch.float32
     assert (out[2, 12:] == 0).all() and out[2, :12].abs().sum() > 0
     # 1-D ids decode one sequence
-    assert model.decode(ids[0]).shape == (40, dim)
+    assert model.decode((ids[0],)).shape == (40, dim)
+    with pytest.raises(ValueError, match="tuple of 1 token stream"):
+        model.decode(ids, tok_len)
     # training forward: any T, mask in, recon out at the input length
     model.train()
     mask = torch.arange(43)[None] < lengths[:, None]
-    recon, fids, loss, stats = model(x, mask)
+    recon, (fids,), loss, stats = model(x, mask)
     assert recon.shape == x.shape and fids.shape == (3, 11) and loss.dim() == 0
     assert stats["frame_mask"].shape == (3, 43)
     assert stats["frame_mask"].sum(1).tolist() == [40, 40, 12]
@@ -56,30 +59,30 @@ def test_encode_crops_to_multiple_of_unit_and_is_batch_invariant():
     torch.manual_seed(1)
     a = torch.randn(1, 42, dim)
     b = torch.randn(1, 27, dim)
-    alone_a, _ = model.encode(a)                       # 42 → 40 frames, 10 tokens
-    cropped_a, _ = model.encode(a[:, :40])
+    (alone_a,), _ = model.encode(a)                    # 42 → 40 frames, 10 tokens
+    (cropped_a,), _ = model.encode(a[:, :40])
     assert torch.equal(alone_a, cropped_a)
-    alone_b, _ = model.encode(b)                       # 27 → 24 frames, 6 tokens
+    (alone_b,), _ = model.encode(b)                    # 27 → 24 frames, 6 tokens
     batch = torch.zeros(2, 42, dim)
     batch[0] = a[0]
     batch[1, :27] = b[0]
     batch[1, 27:] = 100.0                              # garbage in the padding must not matter
-    ids, tok_len = model.encode(batch, torch.tensor([42, 27]))
+    (ids,), tok_len = model.encode(batch, torch.tensor([42, 27]))
     assert torch.equal(ids[0], alone_a[0])
     assert torch.equal(ids[1, :6], alone_b[0]) and (ids[1, 6:] == -1).all()
-    dec_batch = model.decode(ids, tok_len)
-    assert torch.allclose(dec_batch[1, :24], model.decode(alone_b)[0], atol=1e-5)
-    assert torch.allclose(dec_batch[0], model.decode(alone_a)[0], atol=1e-5)
+    dec_batch = model.decode((ids,), tok_len)
+    assert torch.allclose(dec_batch[1, :24], model.decode((alone_b,))[0], atol=1e-5)
+    assert torch.allclose(dec_batch[0], model.decode((alone_a,))[0], atol=1e-5)
 
 
 def test_decode_rejects_out_of_range_ids():
     model = _initialised(tiny(263), 263)
     with pytest.raises(ValueError, match=r"token id 32 .*codebook of size 32"):
-        model.decode(torch.tensor([[0, 1, 32]]))
+        model.decode((torch.tensor([[0, 1, 32]]),))
     with pytest.raises(ValueError, match=r"token id -1 "):
-        model.decode(torch.tensor([[0, -1, 3]]))
+        model.decode((torch.tensor([[0, -1, 3]]),))
     # padding beyond token_lengths is ignored
-    out = model.decode(torch.tensor([[0, 1, -1], [2, 3, 4]]), torch.tensor([2, 3]))
+    out = model.decode((torch.tensor([[0, 1, -1], [2, 3, 4]]),), torch.tensor([2, 3]))
     assert out.shape == (2, 12, 263)
 
 

@@ -193,3 +193,104 @@ def export(input: Path, out: Path, preset: str = "auto", fps: float | None = Non
         return export_motion(joints, out, fps=fps or native, **options)
     except ValueError as err:
         raise MotionGPT2Error(f"{input}: cannot export ({err})") from None
+
+
+def validate(root: Path, kind: str = "auto"):
+    """Check a dataset folder; returns a report with ``n_ok`` and ``problems`` (one line each)."""
+    from motiongpt2.data.readers import validate_dataset
+
+    return validate_dataset(root, kind=kind)
+
+
+def train_tokenizer(config: Path, data: Path, out: Path, max_steps: int | None = None, resume: bool = True,
+                    device: str = "auto", threads: int | None = None, overrides: dict | None = None,
+                    progress: bool = True) -> dict:
+    """Train (or resume) a motion tokenizer; returns the summary of
+    :func:`motiongpt2.tokenizer.train.train_tokenizer`."""
+    from motiongpt2.tokenizer.train import train_tokenizer as run
+
+    return run(config, data, out, max_steps=max_steps, resume=resume, device=device, overrides=overrides,
+               threads=threads, progress=progress)
+
+
+def eval_tokenizer(checkpoints: list[Path], data: Path, split: str = "test", which: str = "best",
+                   device: str = "auto", progress: bool = True) -> list[dict]:
+    """Reconstruction metrics of each tokenizer run or step folder on ``split`` of ``data``."""
+    from motiongpt2.tokenizer.evaluate import evaluate_tokenizer
+
+    return [evaluate_tokenizer(c, data, split=split, which=which, device=device, progress=progress)
+            for c in checkpoints]
+
+
+def tokenizer_table(results: list[dict]) -> str:
+    """The Markdown reconstruction table of :func:`eval_tokenizer` results."""
+    from motiongpt2.tokenizer.evaluate import format_reconstruction_table
+
+    return format_reconstruction_table(results)
+
+
+def train_baseline(config: Path, data: Path, tokenizer: Path, out: Path, max_steps: int | None = None,
+                   resume: bool = True, threads: int | None = None, device: str = "auto",
+                   overrides: dict | None = None, progress: bool = True) -> dict:
+    """Train (or resume) the T2M-GPT baseline over a trained tokenizer's codes; returns the summary of
+    :func:`motiongpt2.t2mgpt.train_t2mgpt`."""
+    from motiongpt2.t2mgpt import train_t2mgpt
+
+    return train_t2mgpt(config, data, tokenizer, out, max_steps=max_steps, resume=resume, threads=threads,
+                        device=device, overrides=overrides, progress=progress)
+
+
+def train_evaluator(data: list[Path], out: Path, config: Path | None = None, max_steps: int | None = None,
+                    resume: bool = True, overrides: dict | None = None, progress: bool = True) -> dict:
+    """Train (or resume) a text-to-motion evaluator; returns the summary of
+    :func:`motiongpt2.eval.train_evaluator.train_evaluator`."""
+    from motiongpt2.eval.train_evaluator import train_evaluator as run
+
+    return run(data, out, config_path=config, max_steps=max_steps, resume=resume, overrides=overrides,
+               progress=progress)
+
+
+def evaluate(task: str, data: list[Path], evaluator: Path, generator: str | None = None, split: str = "test",
+             replications: int = 20, seed: int = 0, out: Path | None = None, retrieval: bool = True,
+             glove_dir: Path | None = None, meta_dir: Path | None = None, progress: bool = True) -> dict:
+    """Run one table of the protocol (:func:`motiongpt2.eval.protocol.evaluate`).
+
+    ``generator`` is a ``KIND:RUN`` spec of :mod:`motiongpt2.eval.generators` (``None``: the Real row
+    and the baselines only); ``glove_dir`` / ``meta_dir`` are the official evaluator's files.
+    """
+    from motiongpt2.eval.generators import load_generator
+    from motiongpt2.eval.protocol import evaluate as run
+
+    gen = load_generator(generator) if generator else None
+    kwargs = {k: v for k, v in (("glove_dir", glove_dir), ("meta_dir", meta_dir)) if v is not None}
+    roots = [str(d) for d in data] if len(data) > 1 else data[0]
+    return run(task, roots, evaluator, generator=gen, split=split, replications=replications, seed=seed,
+               out_dir=out, baselines=("retrieval",) if retrieval else (), evaluator_kwargs=kwargs or None,
+               num_threads=1, progress=progress)
+
+
+def evaluation_table(results: dict) -> str:
+    """The Markdown table of :func:`evaluate` results."""
+    from motiongpt2.eval.protocol import format_markdown
+
+    return format_markdown(results)
+
+
+def demo(shared: Path | None = None, out: Path = Path("demo_out"), trials: int = 6, on_prepared=None) -> dict:
+    """Prepare a small real CMU sample dataset under ``out/sample-cmu`` and render one clip.
+
+    ``on_prepared(report)`` is called once the dataset is written.  Returns ``{"report", "clip",
+    "caption", "video"}``.
+    """
+    report = prepare("cmu-humanml3d", Path(out) / "sample-cmu", shared=shared, limit=trials,
+                     command=f"motiongpt2 demo --trials {trials}")
+    if on_prepared is not None:
+        on_prepared(report)
+    ids = sorted((Path(out) / "sample-cmu" / "new_joints").glob("*.npy"))
+    if not ids:
+        raise MotionGPT2Error(f"{out}: the sample dataset has no clip — see the skipped inputs above")
+    clip = next((p for p in ids if not p.stem.startswith("M")), ids[0])
+    text = (Path(out) / "sample-cmu" / "texts" / f"{clip.stem}.txt").read_text().splitlines()
+    caption = text[0].split("#")[0] if text else None
+    video = render([clip], Path(out) / f"{clip.stem}.mp4", captions=[caption] if caption else None, title=clip.stem)
+    return {"report": report, "clip": clip, "caption": caption, "video": video}

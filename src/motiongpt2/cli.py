@@ -147,9 +147,7 @@ def validate(
 
     Example: [bold]motiongpt2 validate ~/data/HumanML3D[/]
     """
-    from motiongpt2.data.readers import validate_dataset
-
-    report = validate_dataset(root, kind=kind)
+    report = api.validate(root, kind=kind)
     problems = list(report.problems)
     console.print(f"{root}: {report.n_ok} samples ok, {len(problems)} problems", highlight=False)
     for line in problems:
@@ -174,10 +172,8 @@ def train_tokenizer(
 
     Example: [bold]motiongpt2 train-tokenizer -c configs/tokenizer/vqvae_cpu_small.yaml -d ~/.cache/motiongpt2/datasets/real-body -o runs/vq[/]
     """
-    from motiongpt2.tokenizer.train import train_tokenizer as run
-
-    summary = run(config, data, out, max_steps=max_steps, resume=resume, device=device,
-                  overrides=_parse_overrides(override) or None, threads=threads)
+    summary = api.train_tokenizer(config, data, out, max_steps=max_steps, resume=resume, device=device,
+                                  overrides=_parse_overrides(override) or None, threads=threads)
     best = summary.get("best_mpjpe_mm")
     console.print(f"[bold green]done[/] step {summary['final_step']} on {summary['device']}; best val MPJPE "
                   f"{best:.1f} mm at step {summary['best_step']}; checkpoints in {summary['out_dir']}"
@@ -202,10 +198,8 @@ def eval_tokenizer(
     """
     import json
 
-    from motiongpt2.tokenizer.evaluate import evaluate_tokenizer, format_reconstruction_table
-
-    results = [evaluate_tokenizer(c, data, split=split, which=which, device=device, progress=True) for c in checkpoint]
-    print(format_reconstruction_table(results))
+    results = api.eval_tokenizer(list(checkpoint), data, split=split, which=which, device=device)
+    print(api.tokenizer_table(results))
     if json_out:
         json_out.write_text(json.dumps(results, indent=1, default=str))
 
@@ -245,10 +239,8 @@ def train_baseline(
 
     Example: [bold]motiongpt2 train-baseline -d ~/.cache/motiongpt2/datasets/real-body -t runs/vq/step-00012000 -o runs/t2mgpt[/]
     """
-    from motiongpt2.eval.baselines_t2mgpt import train_t2mgpt
-
-    summary = train_t2mgpt(config, data, tokenizer, out, max_steps=max_steps, resume=resume, threads=threads,
-                           device=device, overrides=_parse_overrides(override) or None)
+    summary = api.train_baseline(config, data, tokenizer, out, max_steps=max_steps, resume=resume, threads=threads,
+                                 device=device, overrides=_parse_overrides(override) or None)
     console.print(f"[bold green]done[/] step {summary['final_step']}; best val loss {summary.get('best_val_loss')} "
                   f"at step {summary.get('best_step')}; checkpoints in {out}", highlight=False)
 
@@ -267,10 +259,8 @@ def train_evaluator(
 
     Example: [bold]motiongpt2 train-evaluator -d ~/.cache/motiongpt2/datasets/cmu-humanml3d -o runs/evaluator[/]
     """
-    from motiongpt2.eval.train_evaluator import train_evaluator as run
-
-    summary = run(data, out, config_path=config, max_steps=max_steps, resume=resume,
-                  overrides=_parse_overrides(override) or None)
+    summary = api.train_evaluator(list(data), out, config=config, max_steps=max_steps, resume=resume,
+                                  overrides=_parse_overrides(override) or None)
     console.print(f"[bold green]done[/] {summary}", highlight=False)
 
 
@@ -280,7 +270,7 @@ def evaluate(
     task: str = typer.Option("t2m", help="t2m | t2m-init | t2m-last | t2m-key | m2t | predict | inbetween | tokenizer"),
     data: List[Path] = typer.Option(..., "--data", "-d", help="Prepared dataset folder(s)"),
     evaluator: Path = typer.Option(..., "--evaluator", "-e", help="train-evaluator run folder, or an official finest.tar"),
-    generator: Optional[str] = typer.Option(None, help="Model to evaluate: tokenizer:RUN or t2mgpt:RUN [default: Real + baselines only]"),
+    generator: Optional[str] = typer.Option(None, help="Model to evaluate: KIND:RUN, e.g. tokenizer:RUN or t2mgpt:RUN [default: Real + baselines only]"),
     split: str = typer.Option("test", help="Split (a validation split is always labelled VALIDATION)"),
     replications: int = typer.Option(20, help="Replications (the protocol uses 20; mean ± 1.96·σ/√n)"),
     seed: int = typer.Option(0, help="Base seed of every random draw"),
@@ -293,15 +283,9 @@ def evaluate(
 
     Example: [bold]motiongpt2 evaluate --task t2m -d ~/.cache/motiongpt2/datasets/real-body -e ~/.cache/motiongpt2/evaluators/guo_glove50[/]
     """
-    from motiongpt2.eval.generators import load_generator
-    from motiongpt2.eval.protocol import evaluate as run, format_markdown
-
-    gen = load_generator(generator) if generator else None
-    kwargs = {k: v for k, v in (("glove_dir", glove_dir), ("meta_dir", meta_dir)) if v is not None}
-    results = run(task, [str(d) for d in data] if len(data) > 1 else data[0], evaluator, generator=gen, split=split,
-                  replications=replications, seed=seed, out_dir=out, baselines=("retrieval",) if retrieval else (),
-                  evaluator_kwargs=kwargs or None, num_threads=1, progress=True)
-    print(format_markdown(results))
+    results = api.evaluate(task, list(data), evaluator, generator=generator, split=split, replications=replications,
+                           seed=seed, out=out, retrieval=retrieval, glove_dir=glove_dir, meta_dir=meta_dir)
+    print(api.evaluation_table(results))
 
 
 @app.command()
@@ -315,17 +299,8 @@ def demo(
 
     Example: [bold]motiongpt2 demo --out demo_out[/]
     """
-    report = api.prepare("cmu-humanml3d", out / "sample-cmu", shared=shared, limit=trials,
-                         command=f"motiongpt2 demo --trials {trials}")
-    _print_report(report)
-    ids = sorted((out / "sample-cmu" / "new_joints").glob("*.npy"))
-    if not ids:
-        raise MotionGPT2Error(f"{out}: the sample dataset has no clip — see the skipped inputs above")
-    clip = next((p for p in ids if not p.stem.startswith("M")), ids[0])
-    text = (out / "sample-cmu" / "texts" / f"{clip.stem}.txt").read_text().splitlines()
-    caption = text[0].split("#")[0] if text else None
-    video = api.render([clip], out / f"{clip.stem}.mp4", captions=[caption] if caption else None, title=clip.stem)
-    console.print(f"[bold green]rendered[/] {video} — {caption!r}")
+    res = api.demo(shared=shared, out=out, trials=trials, on_prepared=_print_report)
+    console.print(f"[bold green]rendered[/] {res['video']} — {res['caption']!r}")
 
 
 def main() -> None:  # pragma: no cover

@@ -1,7 +1,8 @@
-"""Configuration overrides shared by every trainer (tokenizer, evaluator, baselines).
+"""Configuration files and overrides shared by every trainer (tokenizer, evaluator, baselines).
 
-Overrides come from the command line (``--override train.lr=2e-4``) or from Python
-(``{"train": {"lr": 2e-4}}``); both forms may be mixed.
+:func:`read_yaml` reads a config file with one-line errors (file, line).  Overrides come from the
+command line (``--override train.lr=2e-4``) or from Python (``{"train": {"lr": 2e-4}}``); both forms
+may be mixed.
 """
 from __future__ import annotations
 
@@ -9,7 +10,28 @@ import copy
 import dataclasses
 import types
 import typing
+from pathlib import Path
 from typing import Any, Mapping
+
+
+def read_yaml(path: str | Path, what: str = "config") -> Any:
+    """The parsed YAML file ``path``; an unreadable file or invalid YAML is an
+    :class:`~motiongpt2.errors.InputFileError` naming the file (and line)."""
+    import yaml
+
+    from .errors import InputFileError
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise InputFileError(path, f"cannot read the {what} ({err.strerror})", "check the path") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        line = getattr(getattr(err, "problem_mark", None), "line", None)
+        raise InputFileError(path, f"invalid YAML ({getattr(err, 'problem', err)})", "fix the file",
+                             line=None if line is None else line + 1) from None
 
 
 def deep_merge(base: dict, update: Mapping) -> dict:

@@ -1,4 +1,4 @@
-"""The step loop shared by every trainer (tokenizers, the T2M-GPT baseline, ...).
+"""The step loop shared by every trainer (tokenizers, the evaluator, the T2M-GPT baseline, ...).
 
 A trainer builds its model, optimiser, data and checkpoint writer, then hands three callables to
 :func:`run_steps`:
@@ -10,9 +10,11 @@ A trainer builds its model, optimiser, data and checkpoint writer, then hands th
   and carries the best value so far, so a resumed run keeps tracking it).
 
 The loop owns what every trainer must do the same way: validation every ``eval_every`` steps (and at
-step 0 of a new run), best-checkpoint tracking on one metric (lower is better), checkpoints on
+step 0 of a new run), best-checkpoint tracking on one metric (lower is better, or higher with
+``best_mode="max"``; the earliest step wins a tie), checkpoints on
 improvement / every ``save_every`` steps / at the end, ``metrics.jsonl`` records, a tqdm bar with
-ETA, a finite-loss check that names the last checkpoint, and Ctrl-C: the first SIGINT finishes the
+ETA (:func:`progress_bar`; closed at the end), a finite-loss check that names the last checkpoint, a
+final ``info`` record (``stop`` or ``interrupted``, steps per second), and Ctrl-C: the first SIGINT finishes the
 current step, saves and returns ``interrupted=True``; a second one aborts at once.  Validation runs
 inside ``torch.random.fork_rng`` so it never perturbs the training RNG stream (resume stays
 bit-identical).
@@ -31,9 +33,10 @@ from typing import Any
 
 import torch
 
-from .data.layout import atomic_write_text
+from .atomic import atomic_write_text
 
-__all__ = ["LoopResult", "run_steps", "append_jsonl", "truncate_metrics", "SigintFlag", "METRICS_FILE"]
+__all__ = ["LoopResult", "run_steps", "append_jsonl", "progress_bar", "truncate_metrics", "SigintFlag",
+           "METRICS_FILE"]
 
 #: Name of the per-run metrics log (one JSON record per line) of every trainer.
 METRICS_FILE = "metrics.jsonl"
@@ -111,7 +114,7 @@ def run_steps(*, step_fn: Callable[[int], dict[str, float]],
               save_fn: Callable[[int, bool, dict[str, float]], Any],
               metrics_path: str | Path, start_step: int, stop_step: int,
               eval_every: int, save_every: int, best_key: str, best_name: str,
-              best_val: float | None = None, best_step: int | None = None,
+              best_val: float | None = None, best_step: int | None = None, best_mode: str = "min",
               log_every: int = 10, eval_at_start: bool = True,
               train_extra: Callable[[int], dict[str, Any]] | None = None,
               bar: Any = None, postfix: Callable[[dict[str, float], dict | None], dict] | None = None,
@@ -128,7 +131,8 @@ def run_steps(*, step_fn: Callable[[int], dict[str, float]],
         eval_every, save_every: in steps.
         best_key: validation metric to minimise (e.g. ``"mpjpe_mm"``); ``best_name``: its name in
             the checkpoint meta (e.g. ``"best_mpjpe_mm"``); ``best_val`` / ``best_step``: the
-            values restored from a resumed checkpoint.
+            values restored from a resumed checkpoint; ``best_mode``: ``"min"`` or ``"max"``
+            (maximise, e.g. a retrieval precision).
         log_every: write a ``train`` record every this many steps (and at the last one).
         eval_at_start: validate before the first step of a new run (``start_step == 0``).
         train_extra: extra fields of the ``train`` record after step ``s`` (e.g. the epoch).
@@ -137,6 +141,9 @@ def run_steps(*, step_fn: Callable[[int], dict[str, float]],
         callback: ``callback(step, record)`` after every step (1-based step count).
         where: the run folder, named in the error of a non-finite loss.
     """
+    if best_mode not in ("min", "max"):
+        raise ValueError(f"best_mode must be 'min' or 'max', not {best_mode!r}")
+    sign = 1.0 if best_mode == "min" else -1.0
     res = LoopResult(final_step=start_step, interrupted=False, best_val=best_val,
                      best_step=best_step, first_val=None, last_val=None)
     saved_step = start_step if start_step else None
@@ -190,7 +197,8 @@ def run_steps(*, step_fn: Callable[[int], dict[str, float]],
             is_best, val_now = False, None
             if step % eval_every == 0 or step == stop_step:
                 val_now = validate(step)
-                if val_now is not None and (res.best_val is None or val_now[best_key] < res.best_val):
+                if val_now is not None and (res.best_val is None
+                                            or sign * val_now[best_key] < sign * res.best_val):
                     res.best_val, res.best_step, is_best = val_now[best_key], step, True
             if is_best or step % save_every == 0 or step == stop_step:
                 extra = {"train_loss": loss_v}
@@ -204,7 +212,21 @@ def run_steps(*, step_fn: Callable[[int], dict[str, float]],
         if res.interrupted and saved_step != step:
             save(step, False, {"interrupted": 1.0})
     res.final_step = step
+    if bar is not None:
+        bar.close()
+    append_jsonl(metrics_path, {"type": "info", "step": step, "event": "interrupted" if res.interrupted else "stop",
+                                "steps_per_s": res.steps_per_s(start_step) if res.train_time > 0 else None,
+                                "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return res
+
+
+def progress_bar(enabled: bool, total: int, initial: int, desc: str):
+    """A tqdm bar over steps (ETA from recent steps) for :func:`run_steps`, or ``None``."""
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, desc=desc, smoothing=0.05)
 
 
 def _cuda_devices() -> list[int]:

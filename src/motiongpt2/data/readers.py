@@ -152,7 +152,9 @@ class Sample:
 
 # --------------------------------------------------------------------------- layout discovery
 @dataclass
-class _Layout:
+class Layout:
+    """The folders and files of one dataset (see :func:`resolve_layout`)."""
+
     root: Path
     spec: KindSpec
     motion_dir: Path
@@ -205,7 +207,9 @@ def _first_npy(folder: Path) -> Path | None:
     return None
 
 
-def _resolve(root: str | Path, kind: str) -> _Layout:
+def resolve_layout(root: str | Path, kind: str = "auto") -> Layout:
+    """Where the feature, text, joint and split files of the dataset at ``root`` are, and its kind
+    (``kind="auto"``: from the folder names, ``dataset.json`` or the feature dimension)."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(root, "dataset folder does not exist", "check the path (it should contain "
@@ -262,7 +266,9 @@ def _resolve(root: str | Path, kind: str) -> _Layout:
             mean_path = cands[0]
             std_path = cands[0].with_name("std.npy") if cands[0].with_name("std.npy").exists() else None
     joints_dir = root / "new_joints" if (root / "new_joints").is_dir() else None
-    return _Layout(root, spec, motion_dir, text_dir, joints_dir, split_dir, mean_path, std_path, motionx)
+    return Layout(root, spec, motion_dir, text_dir, joints_dir, split_dir, mean_path, std_path, motionx)
+
+
 
 
 # --------------------------------------------------------------------------- checks
@@ -284,7 +290,7 @@ def _read_split(path: Path, emit: Callable[[Problem], None]) -> list[tuple[str, 
     return out
 
 
-def _check_mean_std(lay: _Layout, emit) -> tuple[np.ndarray | None, np.ndarray | None]:
+def _check_mean_std(lay: Layout, emit) -> tuple[np.ndarray | None, np.ndarray | None]:
     if lay.mean_path is None and lay.std_path is None:
         return None, None
     hint = "recompute them with motiongpt2.data.layout.compute_mean_std or restore the official files"
@@ -315,7 +321,7 @@ def _check_mean_std(lay: _Layout, emit) -> tuple[np.ndarray | None, np.ndarray |
     return mean, std
 
 
-def _read_texts(lay: _Layout, sid: str, emit) -> list[TextEntry] | None:
+def _read_texts(lay: Layout, sid: str, emit) -> list[TextEntry] | None:
     path = lay.text_path(sid)
     if not path.exists():
         emit(Problem(str(path), "missing text file",
@@ -349,7 +355,7 @@ def _read_texts(lay: _Layout, sid: str, emit) -> list[TextEntry] | None:
     return entries
 
 
-def _check_motion(lay: _Layout, sid: str, where: tuple[str, int | None], min_len: int, max_len: int,
+def _check_motion(lay: Layout, sid: str, where: tuple[str, int | None], min_len: int, max_len: int,
                   emit, full: bool) -> tuple[int, np.ndarray | None] | None:
     """Header checks (and with ``full`` the values): ``(length, data or None)`` or ``None`` when bad."""
     path = lay.motion_path(sid)
@@ -399,7 +405,7 @@ def _check_motion(lay: _Layout, sid: str, where: tuple[str, int | None], min_len
     return n, data
 
 
-def _check_joints(lay: _Layout, sid: str, n: int, emit) -> bool:
+def _check_joints(lay: Layout, sid: str, n: int, emit) -> bool:
     path = lay.joints_path(sid)
     if path is None or not path.exists():
         return True
@@ -426,7 +432,7 @@ class MotionTextDataset(Sequence):
     out), ``problems`` (every problem, including dataset-level ones such as a bad ``Std.npy``).
     """
 
-    def __init__(self, layout: _Layout, split: str | None, ids: list[str], lengths: list[int],
+    def __init__(self, layout: Layout, split: str | None, ids: list[str], lengths: list[int],
                  texts: list[list[TextEntry]], data: list[np.ndarray] | None, mean, std,
                  problems: list[Problem], load_joints: bool):
         self._lay = layout
@@ -515,7 +521,7 @@ def _make_emit(problems: list[Problem], strict: bool):
     return emit
 
 
-def _split_ids(lay: _Layout, split: str | None, emit) -> tuple[list[tuple[str, int | None]], str]:
+def _split_ids(lay: Layout, split: str | None, emit) -> tuple[list[tuple[str, int | None]], str]:
     """``([(id, line)], source path)`` for a split name, a split file path, or ``None`` (all files)."""
     if split is None:
         return [(sid, None) for sid in lay.all_motion_ids()], str(lay.motion_dir)
@@ -553,7 +559,7 @@ def open_dataset(root: str | Path, kind: str = "auto", split: str | None = "trai
     :func:`validate_dataset` first, or use ``lazy=False``, which loads everything and skips such clips).
     Bad samples are skipped and listed in ``.skipped``; ``strict=True`` raises on the first problem.
     """
-    lay = _resolve(root, kind)
+    lay = resolve_layout(root, kind)
     problems: list[Problem] = []
     emit = _make_emit(problems, strict)
     lo = lay.spec.min_len if min_len is None else int(min_len)
@@ -589,7 +595,7 @@ def validate_dataset(root: str | Path, kind: str = "auto", splits: Sequence[str]
     read, one file at a time), length range, text file present, non-empty and well-formed, and joints
     shape when ``new_joints/`` exists.
     """
-    lay = _resolve(root, kind)
+    lay = resolve_layout(root, kind)
     report = Report(str(lay.root), lay.spec.name)
     emit = _make_emit(report.problems, False)
     lo = lay.spec.min_len if min_len is None else int(min_len)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .caption_metrics import RefsLike, normalize_refs
+from .refs import RefsLike, normalize_refs
 
 __all__ = ["DEFAULT_ENCODER_NAME", "TokenEncoder", "bertscore", "default_encoder_path", "load_encoder"]
 

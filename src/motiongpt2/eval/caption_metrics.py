@@ -31,6 +31,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .refs import RefsLike, normalize_refs
+
 __all__ = [
     "bleu",
     "caption_metrics",
@@ -42,29 +44,12 @@ __all__ = [
     "tokenize_caption",
 ]
 
-RefsLike = Sequence[str | Sequence[str]]
-
 _PUNCT_RE = re.compile(f"[{re.escape(string.punctuation)}]")
 
 
 def tokenize_caption(text: str) -> list[str]:
     """Lower-cased word tokens with ASCII punctuation removed: ``"A man walks." -> ["a", "man", "walks"]``."""
     return _PUNCT_RE.sub(" ", text).lower().split()
-
-
-def normalize_refs(cands: Sequence[str], refs: RefsLike) -> list[list[str]]:
-    """Refs as ``N`` non-empty lists of strings (a bare string becomes a one-element list)."""
-    if isinstance(cands, str) or isinstance(refs, str):
-        raise TypeError("cands and refs must be sequences of captions, not a single string")
-    if len(cands) != len(refs):
-        raise ValueError(f"{len(cands)} candidates but {len(refs)} reference sets")
-    out = []
-    for r in refs:
-        rs = [r] if isinstance(r, str) else list(r)
-        if not rs:
-            raise ValueError("every candidate needs at least one reference")
-        out.append(rs)
-    return out
 
 
 def ngram_counts(tokens: Sequence[str], n: int) -> Counter:

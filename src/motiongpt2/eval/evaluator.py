@@ -39,7 +39,6 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from ..atomic import atomic_write
 from ..errors import InputFileError
 from .word_vectors import POS_ENUMERATOR, TokenVectorizer, WordVectors, caption_tokens
 
@@ -57,11 +56,12 @@ __all__ = [
     "load_official_evaluator",
     "official_config",
     "official_state_dict",
+    "evaluator_files",
     "save_evaluator",
 ]
 
 KINDS = ("guo", "contrastive")
-MODEL_FILE, CONFIG_FILE, META_FILE, VOCAB_FILE = "model.safetensors", "config.yaml", "meta.json", "vocab.json"
+CONFIG_FILE, META_FILE, VOCAB_FILE = "config.yaml", "meta.json", "vocab.json"
 
 
 # --------------------------------------------------------------------------- configuration
@@ -407,41 +407,33 @@ class Evaluator:
 
 
 # --------------------------------------------------------------------------- checkpoints (ours)
-def save_evaluator(folder: str | Path, net: EvaluatorNet, mean: np.ndarray, std: np.ndarray,
-                   vectors: WordVectors | None, config: Mapping[str, Any], meta: Mapping[str, Any]) -> Path:
-    """Write ``model.safetensors`` (weights, ``evaluator.mean``/``.std``, ``vocab.vectors``), ``config.yaml``,
-    ``vocab.json`` and ``meta.json`` into ``folder`` (each file atomically)."""
+def evaluator_files(net: EvaluatorNet, mean: np.ndarray, std: np.ndarray, vectors: WordVectors | None,
+                    config: Mapping[str, Any]) -> dict[str, Any]:
+    """The checkpoint contents of an evaluator as :func:`motiongpt2.runs.write_checkpoint` keywords:
+    ``tensors`` (``net.*`` weights, ``evaluator.mean``/``.std`` ``(dim_pose,)``, ``vocab.vectors``
+    ``(V, dim_word)``), ``tensor_metadata``, ``config_yaml`` (``config`` with the model section) and
+    ``files`` (``vocab.json``: the words of the vectors' rows)."""
     import yaml
-    from safetensors.torch import save_file
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     tensors["evaluator.mean"] = torch.from_numpy(np.asarray(mean, np.float32)).contiguous()
     tensors["evaluator.std"] = torch.from_numpy(np.asarray(std, np.float32)).contiguous()
     if vectors is not None:
         tensors["vocab.vectors"] = torch.from_numpy(vectors.vectors).contiguous()
-    atomic_write(folder / MODEL_FILE, lambda p: save_file(tensors, p, metadata={"format": "motiongpt2-evaluator/1"}))
     cfg = dict(config)
     cfg["model"] = net.cfg.to_dict()
-    atomic_write(folder / CONFIG_FILE, lambda p: Path(p).write_text(yaml.safe_dump(cfg, sort_keys=False)))
     vocab = {"words": vectors.words if vectors is not None else [], "source": getattr(vectors, "source", None)}
-    atomic_write(folder / VOCAB_FILE, lambda p: Path(p).write_text(json.dumps(vocab)))
-    atomic_write(folder / META_FILE, lambda p: Path(p).write_text(json.dumps(dict(meta), indent=2, default=str) + "\n"))
-    return folder
+    return {"tensors": tensors, "tensor_metadata": {"format": "motiongpt2-evaluator/1"},
+            "config_yaml": yaml.safe_dump(cfg, sort_keys=False), "files": {VOCAB_FILE: json.dumps(vocab)}}
 
 
-def _resolve_dir(path: Path, which: str) -> Path:
-    if (path / MODEL_FILE).exists():
-        return path
-    for name in ([which] if which else []) + ["best", "latest"]:
-        ptr = path / name
-        if ptr.exists():
-            step = path / ptr.read_text().strip()
-            if (step / MODEL_FILE).exists():
-                return step
-    raise InputFileError(path, "no evaluator checkpoint here (no model.safetensors and no best/latest pointer)",
-                         "pass a folder written by train-evaluator, or an official finest.tar with --glove-dir")
+def save_evaluator(folder: str | Path, net: EvaluatorNet, mean: np.ndarray, std: np.ndarray,
+                   vectors: WordVectors | None, config: Mapping[str, Any], meta: Mapping[str, Any]) -> Path:
+    """Write ``model.safetensors`` (weights, ``evaluator.mean``/``.std``, ``vocab.vectors``), ``config.yaml``,
+    ``vocab.json`` and ``meta.json`` into ``folder`` (each file atomically; see :func:`evaluator_files`)."""
+    from ..runs import write_checkpoint
+
+    return write_checkpoint(folder, meta=meta, **evaluator_files(net, mean, std, vectors, config))
 
 
 def load_evaluator(path: str | Path, which: str = "best", device: str = "cpu", **official_kwargs) -> Evaluator:
@@ -449,24 +441,19 @@ def load_evaluator(path: str | Path, which: str = "best", device: str = "cpu", *
     official ``finest.tar`` (then ``glove_dir=`` and ``meta_dir=`` or ``mean=``/``std=`` are needed, see
     :func:`load_official_evaluator`)."""
     import yaml
-    from safetensors.torch import load_file
+
+    from ..runs import load_into, load_tensors, resolve_step
 
     path = Path(path)
     if path.is_file() and path.suffix in (".tar", ".pt", ".pth"):
         return load_official_evaluator(path, device=device, **official_kwargs)
     if not path.exists():
         raise InputFileError(path, "evaluator checkpoint not found", "check the path")
-    step = _resolve_dir(path, which)
+    step = resolve_step(path, which or "best", best_falls_back=True, what="evaluator checkpoint")
     cfg_all = yaml.safe_load((step / CONFIG_FILE).read_text()) or {}
     cfg = EvaluatorConfig.from_dict(cfg_all.get("model", {}))
-    tensors = load_file(str(step / MODEL_FILE), device="cpu")
-    net = EvaluatorNet(cfg)
-    state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
-    try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise InputFileError(step / MODEL_FILE, f"weights do not match config.yaml ({err})".replace("\n", " "),
-                             "was config.yaml edited after training?") from None
+    tensors = load_tensors(step)
+    net = load_into(EvaluatorNet(cfg), {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}, step)
     vectors = None
     if "vocab.vectors" in tensors:
         vocab = json.loads((step / VOCAB_FILE).read_text())

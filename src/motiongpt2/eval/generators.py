@@ -1,12 +1,42 @@
-"""Generators for the evaluation protocol that wrap trained models (see :class:`~.protocol.Generator`).
+"""Generators for the evaluation protocol, found through a registry of ``KIND:RUN`` specs.
 
-* :class:`TokenizerReconstructor` — the ``tokenizer`` task: encode each real motion with a trained
-  VQ-VAE / Part-Aware VQ-VAE and decode it back (reconstruction FID and MPJPE).
-* :func:`load_generator` — build a generator from a ``KIND:PATH`` spec used by ``motiongpt2 evaluate``:
-  ``tokenizer:RUN``, ``t2mgpt:RUN``.
+``motiongpt2 evaluate --generator KIND:RUN`` (and :func:`load_generator`) looks ``KIND`` up in the
+registry and calls its loader with the run folder: ``tokenizer:runs/vq`` (reconstruction with a trained
+tokenizer, :class:`TokenizerReconstructor`), ``t2mgpt:runs/t2mgpt`` (the T2M-GPT baseline,
+:func:`motiongpt2.t2mgpt.load_generator`).  A new model family registers itself once::
+
+    from motiongpt2.eval.generators import register_generator
+
+    @register_generator("lm")
+    def load_lm(run: str, device: str = "cpu"):
+        return LMGenerator(...)
+
+or, without importing the model's package before it is used, by name:
+``register_generator("lm", "motiongpt2.lm.generate:load_generator")``.
+
+**The protocol a generator follows** (:class:`~motiongpt2.eval.protocol.Generator`):
+
+* ``generate(task, texts, conditions, rng) -> list`` — required.  ``task`` is one of
+  :data:`~motiongpt2.eval.protocol.TASKS`; ``texts`` a list of
+  :class:`~motiongpt2.data.text.TextEntry` (``None`` for ``m2t`` / ``tokenizer``); ``conditions`` one
+  dict per sample as in the task table of :mod:`motiongpt2.eval.protocol` (``length`` in frames;
+  ``motion``, ``prefix``, ``suffix``, ``poses`` as raw ``(T, D)`` features; ``frames``); ``rng`` a
+  :class:`numpy.random.Generator` to draw all randomness from.  It returns one output per sample: raw (de-normalised) ``(T, D)`` features, or a
+  caption string for ``m2t``.  A task it cannot do raises ``NotImplementedError`` or a
+  :class:`~motiongpt2.errors.MotionGPT2Error`.
+* ``generate_keyed(task, texts, conditions, rng) -> (outputs, keys)`` — optional.  Like ``generate``
+  plus one hashable key per output (or ``keys=None``) naming outputs that are the same motion every
+  time (e.g. a retrieved training clip), so the protocol embeds each key once.  When present the
+  protocol calls it instead of ``generate``.
+* ``name`` (row label) and ``deterministic`` (same input → same output; MultiModality is then 0) —
+  optional attributes.
+
+A loader takes ``(run, device="cpu")`` and returns such an object.
 """
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -15,11 +45,64 @@ import torch
 
 from motiongpt2.errors import MotionGPT2Error
 
+__all__ = ["TokenizerReconstructor", "generator_kinds", "load_generator", "register_generator"]
 
+Loader = Callable[..., Any]
+_REGISTRY: dict[str, Loader | str] = {}
+
+
+def register_generator(kind: str, loader: Loader | str | None = None):
+    """Register ``loader(run, device="cpu") -> generator`` for ``--generator KIND:RUN``.
+
+    ``loader`` is a callable or a ``"module:function"`` string (imported on first use).  Without
+    ``loader`` this returns a decorator.  Registering a kind again replaces its loader.
+    """
+    if not kind or ":" in kind:
+        raise ValueError(f"a generator kind is a non-empty name without ':', not {kind!r}")
+    if loader is None:
+        def decorate(fn: Loader) -> Loader:
+            _REGISTRY[kind] = fn
+            return fn
+
+        return decorate
+    _REGISTRY[kind] = loader
+    return loader
+
+
+def generator_kinds() -> list[str]:
+    """The registered kinds, sorted."""
+    return sorted(_REGISTRY)
+
+
+def _resolve_loader(kind: str) -> Loader:
+    loader = _REGISTRY[kind]
+    if isinstance(loader, str):
+        module, _, attr = loader.partition(":")
+        loader = getattr(importlib.import_module(module), attr)
+        _REGISTRY[kind] = loader
+    return loader
+
+
+def load_generator(spec: str, device: str = "cpu"):
+    """``KIND:RUN`` → a generator built by the loader registered for ``KIND`` (module docstring)."""
+    kind, _, path = spec.partition(":")
+    kinds = ", ".join(generator_kinds())
+    if not path:
+        raise MotionGPT2Error(f"--generator {spec!r}: write KIND:RUN, e.g. tokenizer:runs/vq "
+                              f"(registered kinds: {kinds})")
+    if kind not in _REGISTRY:
+        raise MotionGPT2Error(f"--generator {spec!r}: unknown kind {kind!r} — use one of: {kinds}")
+    if not Path(path).exists():
+        raise MotionGPT2Error(f"--generator {spec!r}: {path} does not exist")
+    return _resolve_loader(kind)(path, device=device)
+
+
+@register_generator("tokenizer")
 class TokenizerReconstructor:
     """Round-trips raw ``(T, D)`` features through a tokenizer: normalise → encode → decode → de-normalise.
 
     Lengths that are not a multiple of the token unit lose their last frames (the tokenizer's rule).
+    Works with every tokenizer of :mod:`motiongpt2.tokenizer` (one or several token streams).
     """
 
     deterministic = True
@@ -28,9 +111,8 @@ class TokenizerReconstructor:
         from motiongpt2.tokenizer.checkpoint import load_checkpoint
 
         root = Path(run)
-        if which == "best" and not (root / "best").exists() and not (root / "model.safetensors").exists():
-            which = "latest"
-        self.model = load_checkpoint(root, which=which, map_location=device, load_trainer_state=False).model.eval()
+        self.model = load_checkpoint(root, which=which, map_location=device, load_trainer_state=False,
+                                     best_falls_back=True).model.eval()
         self.device = device
         self.name = f"Tokenizer ({root.name})"
 
@@ -39,10 +121,8 @@ class TokenizerReconstructor:
         """``(T, D)`` raw features → ``(T - T mod unit, D)`` raw reconstruction."""
         m = self.model
         x = m.normalize(torch.as_tensor(features, dtype=torch.float32, device=self.device))[None]
-        lengths = torch.tensor([x.shape[1]], device=self.device)
-        out = m.encode(x, lengths)
-        y = m.decode(*out[:-1], out[-1]) if len(out) == 3 else m.decode(out[0], out[1])
-        return m.denormalize(y)[0].cpu().numpy()
+        streams, n_tok = m.encode(x, torch.tensor([x.shape[1]], device=self.device))
+        return m.denormalize(m.decode(streams, n_tok))[0].cpu().numpy()
 
     def generate(self, task: str, texts: Sequence[Any] | None, conditions: Sequence[dict] | None,
                  rng: np.random.Generator) -> list:
@@ -51,17 +131,4 @@ class TokenizerReconstructor:
         return [self.reconstruct(c["motion"]) for c in conditions]
 
 
-def load_generator(spec: str, device: str = "cpu"):
-    """``KIND:PATH`` → a generator: ``tokenizer:runs/vq`` or ``t2mgpt:runs/t2mgpt``."""
-    kind, _, path = spec.partition(":")
-    if not path:
-        raise MotionGPT2Error(f"--generator {spec!r}: write KIND:PATH, e.g. tokenizer:runs/vq or t2mgpt:runs/t2mgpt")
-    if not Path(path).exists():
-        raise MotionGPT2Error(f"--generator {spec!r}: {path} does not exist")
-    if kind == "tokenizer":
-        return TokenizerReconstructor(path, device=device)
-    if kind == "t2mgpt":
-        from motiongpt2.eval.baselines_t2mgpt import load_generator as load_t2mgpt
-
-        return load_t2mgpt(path, device=device)
-    raise MotionGPT2Error(f"--generator {spec!r}: unknown kind {kind!r}; use tokenizer or t2mgpt")
+register_generator("t2mgpt", "motiongpt2.t2mgpt.generate:load_generator")

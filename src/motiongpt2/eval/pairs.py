@@ -10,6 +10,9 @@ into
 Each time a sample is drawn, one caption is chosen at random and the motion is cut with
 :func:`official_crop`: a length rounded down to a multiple of ``unit_length`` (4), one unit shorter with
 probability 1/3, at a random offset.
+
+Every pair carries the caption group of its clip (``natural`` or ``label``, from the dataset's
+``dataset.json``; see :mod:`motiongpt2.data.caption_groups`), so that evaluations can report the two apart.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from motiongpt2.data.caption_groups import NATURAL, caption_groups
 from motiongpt2.data.text import TextEntry
 
 from ..errors import DatasetError
@@ -29,12 +33,16 @@ __all__ = ["Pair", "PairSet", "crop_window", "load_pairs", "official_crop", "res
 
 @dataclass
 class Pair:
-    """One evaluation sample: raw ``(T, D)`` features and the captions that describe all of it."""
+    """One evaluation sample: raw ``(T, D)`` features and the captions that describe all of it.
+
+    ``group`` is the caption group of the clip (``natural`` / ``label``, :mod:`~motiongpt2.data.caption_groups`).
+    """
 
     id: str
     features: np.ndarray
     texts: list[TextEntry]
     dataset: str = ""
+    group: str = NATURAL
 
     @property
     def length(self) -> int:
@@ -62,13 +70,13 @@ class PairSet:
 def resolve_split_file(root: str | Path, split: str, kind: str = "auto") -> Path:
     """The split file that :func:`~motiongpt2.data.readers.open_dataset` reads for ``split`` (a name or
     a path), with symbolic links resolved."""
-    from motiongpt2.data.readers import _resolve
+    from motiongpt2.data.readers import resolve_layout
 
     split = os.fspath(split)
     if split.endswith(".txt") or "/" in split or os.sep in split:
         path = Path(split)
     else:
-        path = _resolve(root, kind).split_path(split)
+        path = resolve_layout(root, kind).split_path(split)
     if not path.exists():
         raise DatasetError(path, "split file not found", "check the dataset root and split name")
     return Path(os.path.realpath(path))
@@ -115,16 +123,21 @@ def load_pairs(roots: str | Path | Sequence[str | Path], split: str = "train", k
         files.append(str(sfile))
         kinds.append(ds.kind)
         labels.add(sfile.stem)
+        first, clip_ids = len(pairs), []
         for sample in ds:
             n_clips += 1
             whole = [e for e in sample.texts if not e.has_range]
             if whole:
                 pairs.append(Pair(sample.id, sample.features, whole, name))
+                clip_ids.append(sample.id)
             for j, e in enumerate(t for t in sample.texts if t.has_range):
                 a, b = e.frame_range(ds.fps)
                 seg = sample.features[a:b]
                 if spec_lo <= len(seg) <= spec_hi:
                     pairs.append(Pair(f"{sample.id}#{j}", seg, [e], name))
+                    clip_ids.append(sample.id)
+        for p, g in zip(pairs[first:], caption_groups(root, clip_ids)):
+            p.group = g
     label = labels.pop() if len(labels) == 1 else "+".join(sorted(labels))
     return PairSet(pairs, [str(Path(r).expanduser()) for r in roots], label, files, kinds, float(fps), int(dim),
                    n_clips, names)

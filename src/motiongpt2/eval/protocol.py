@@ -35,6 +35,14 @@ Motions are raw ``(T, D)`` features in the dataset's feature space (not normalis
 normalises them with the *evaluator's own* statistics. Generated motions shorter than the evaluator's
 unit length are an error.
 
+**Caption groups.** Besides the total, every row is reported over the pairs of each caption group
+(``natural``: sentences written by people; ``label``: captions generated from labels, see
+:mod:`motiongpt2.data.caption_groups`), computed from the same draws, generations and embeddings in each
+replication; R@k, FID, Diversity and MultiModality are n/a for a group with fewer than ``pool_size`` (32)
+pairs. :mod:`.groups` documents every choice; the results hold them under ``caption_groups`` and
+:func:`format_markdown` prints them as a second table ("By caption group", rows ``Real — natural (n=…)``)
+below the unchanged total table.
+
 **Split honesty.** The split label comes from the split file actually read (after resolving symbolic
 links): asking for ``test`` and reading ``val.txt`` is refused, and so is a test split that shares ids
 with the val or train split. Evaluating ``split="val"`` works and is labelled *val* everywhere.
@@ -52,11 +60,12 @@ import numpy as np
 
 from ..errors import DatasetError, MotionGPT2Error
 from .caption_metrics import caption_metrics
-from .completion import ade_fde, mpjpe, pose_control_metrics
+from .completion import ade_fde, mpjpe, pose_control_errors
 from .evaluator import Evaluator, load_evaluator
+from .groups import GroupRep, format_group_markdown, group_indices, group_notes, group_sizes, summarize_groups
 from .metrics import caption_retrieval_metrics, diversity, fid, multimodality, r_precision
 from .pairs import PairSet, crop_window, load_pairs, resolve_split_file
-from .replication import format_table, summarize
+from .replication import format_table, summarize, table_value
 
 __all__ = ["COLUMNS", "TASKS", "EvalSettings", "Generator", "evaluate", "format_json", "format_markdown",
            "write_results"]
@@ -257,7 +266,7 @@ def _check_motions(out: Sequence, n: int, name: str, dim: int, u: int) -> list[n
 
 
 # --------------------------------------------------------------------------- one replication per task
-def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes) -> dict[str, dict]:
+def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, G: GroupRep) -> dict[str, dict]:
     u = E.unit_length
     d1 = _draw(pairs, rng, u)
     d2 = _draw(pairs, rng, u)
@@ -265,6 +274,7 @@ def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes) 
     t_emb = emb.texts(d1.texts)
     real1 = emb.motions(d1.crops, d1.keys)
     real2 = emb.motions(d2.crops, d2.keys)
+    G.set_reference(real2)
     div_times = min(st.diversity_times, n - 1)
     conds: list[dict] = []
     for c in d1.crops:
@@ -283,19 +293,32 @@ def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes) 
             cd["poses"] = c[fr]
         conds.append(cd)
     mode = {"t2m-init": "initial", "t2m-last": "last", "t2m-key": "key"}.get(task)
+    real_j = [_joints(c) for c in d1.crops] if mode else None
 
-    def score(gen_emb, gen_motions=None, mm=None):
+    def score(name, gen_emb, gen_motions=None, mm=None):
         out = r_precision(t_emb, gen_emb, rng, pool_size=st.pool_size)
         out["FID"] = fid(real2, gen_emb)
         out["Diversity"] = diversity(gen_emb, rng, div_times)
         if mm is not None:
-            out["MultiModality"] = mm
+            out["MultiModality"] = mm[0]
+        pose = None
         if mode is not None and gen_motions is not None:
-            out.update(pose_control_metrics([_joints(m) for m in gen_motions], [_joints(c) for c in d1.crops],
-                                            [cd["frames"] for cd in conds], mode))
+            gen_j = real_j if gen_motions is d1.crops else [_joints(m) for m in gen_motions]
+            errs = [pose_control_errors(g, t, cd["frames"], mode) for g, t, cd in zip(gen_j, real_j, conds)]
+            pose = {k: np.array([e[k] for e in errs], np.float64) for k in ("Recon", "Vel")}
+            out.update({k: float(np.mean([e[k] for e in errs])) for k in ("Recon", "Vel")})  # = pose_control_metrics
+        for g in G.active():
+            res = G.retrieval(g, t_emb, gen_emb)
+            res["FID"] = G.fid(g, gen_emb)
+            res["Diversity"] = G.diversity(g, gen_emb)
+            if mm is not None:
+                res["MultiModality"] = G.multimodality(g, mm[1], mm[2])
+            if pose is not None:
+                res.update({k: G.mean(g, v) for k, v in pose.items()})
+            G.put(name, g, res)
         return out
 
-    rows = {"Real": score(real1, d1.crops if mode else None)}
+    rows = {"Real": score("Real", real1, d1.crops if mode else None)}
     for name, g in methods:
         outs, keys = _gen(g, timer, task, d1.texts, conds, rng)
         motions = _check_motions(outs, n, name, pairs.dim, u)
@@ -315,25 +338,31 @@ def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes) 
                     o, k = _gen(g, timer, task, mm_texts, mm_conds, rng)
                     reps.append(emb.motions(_check_motions(o, n_mm, name, pairs.dim, u), k))
                 mm_emb = np.stack(reps, axis=1)
-            mm = multimodality(mm_emb, rng, st.mm_times)
-        rows[name] = score(g_emb, motions, mm)
+            mm = (multimodality(mm_emb, rng, st.mm_times), mm_emb, idx)
+            G.mm_counts.append({gr: int(np.isin(idx, gi).sum()) for gr, gi in G.index.items()})
+        rows[name] = score(name, g_emb, motions, mm)
     return rows
 
 
-def _rep_m2t(pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, first: bool, bert_cache) -> dict[str, dict]:
+def _rep_m2t(pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, first: bool, bert_cache,
+             G: GroupRep) -> dict[str, dict]:
     u = E.unit_length
     d1 = _draw(pairs, rng, u)
     m_emb = emb.motions(d1.crops, d1.keys)
     refs = [[e.caption for e in p.texts] for p in pairs.pairs]
     rows = {}
-    real = caption_retrieval_metrics(emb.texts(d1.texts), m_emb, rng, pool_size=st.pool_size)
+    r_emb = emb.texts(d1.texts)
+    real = caption_retrieval_metrics(r_emb, m_emb, rng, pool_size=st.pool_size)
     rows["Real"] = {k: v for k, v in real.items()}
+    for g in G.active():
+        G.put("Real", g, G.retrieval(g, r_emb, m_emb))
     conds = [{"motion": c} for c in d1.crops]
-    for name, g in methods:
-        caps, _ = _gen(g, timer, "m2t", None, conds, rng)
+    for name, gen in methods:
+        caps, _ = _gen(gen, timer, "m2t", None, conds, rng)
         if len(caps) != len(pairs) or not all(isinstance(c, str) for c in caps):
             raise MotionGPT2Error(f"generator {name!r} must return {len(pairs)} caption strings for m2t")
-        res = caption_retrieval_metrics(emb.texts(list(caps)), m_emb, rng, pool_size=st.pool_size)
+        c_emb = emb.texts(list(caps))
+        res = caption_retrieval_metrics(c_emb, m_emb, rng, pool_size=st.pool_size)
         res.update({k: v for k, v in caption_metrics(caps, refs).items() if isinstance(v, float)})
         if st.bertscore:
             if first:
@@ -341,20 +370,30 @@ def _rep_m2t(pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, first:
 
                 bs = bertscore(list(caps), refs)
                 bert_cache[name] = bs["F1"]
+                bert_cache[(name, "per_caption")] = np.asarray(bs["per_caption_F1"], np.float64)
                 bert_cache["encoder"] = bs["encoder"]
             if name in bert_cache:
                 res["BERTScore"] = bert_cache[name]
         rows[name] = res
+        for g in G.active():
+            idx = G.index[g]
+            gres = G.retrieval(g, c_emb, m_emb)
+            gres.update({k: v for k, v in caption_metrics([caps[i] for i in idx], [refs[i] for i in idx]).items()
+                         if isinstance(v, float)})
+            if "BERTScore" in res:
+                gres["BERTScore"] = G.mean(g, bert_cache[(name, "per_caption")]) if first else None
+            G.put(name, g, gres)
     return rows
 
 
-def _rep_completion(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes) -> dict[str, dict]:
+def _rep_completion(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, G: GroupRep) -> dict[str, dict]:
     u = E.unit_length
     d1 = _draw(pairs, rng, u)
     d2 = _draw(pairs, rng, u)
     n = len(pairs)
     real1 = emb.motions(d1.crops, d1.keys)
     real2 = emb.motions(d2.crops, d2.keys)
+    G.set_reference(real2)
     div_times = min(st.diversity_times, n - 1)
     conds, spans = [], []
     for c in d1.crops:
@@ -368,57 +407,74 @@ def _rep_completion(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, 
             conds.append({"length": L, "prefix": c[:a], "suffix": c[L - a:]})
             spans.append((a, L - a))
     real_j = [_joints(c) for c in d1.crops]
+    t_max = max(len(c) for c in d1.crops)
+    jg = np.zeros((n, t_max) + real_j[0].shape[1:])
+    for i, rj in enumerate(real_j):
+        jg[i, :len(rj)] = rj
+    lengths = np.array([len(r) for r in real_j])
+    starts, ends = np.array([s[0] for s in spans]), np.array([s[1] for s in spans])
 
-    def ade(motions):
-        t_max = max(len(c) for c in d1.crops)
-        jp = np.zeros((n, t_max) + real_j[0].shape[1:])
-        jg = np.zeros_like(jp)
+    def score(name, g_emb, motions):
+        jp = np.zeros_like(jg)
         for i, (m, rj) in enumerate(zip(motions, real_j)):
             L = len(rj)
             jp[i, :L] = _joints(_fit(m, L))
-            jg[i, :L] = rj
-        return ade_fde(jp, jg, lengths=[len(r) for r in real_j], start=[s[0] for s in spans],
-                       end=[s[1] for s in spans])
+        out = {"FID": fid(real2, g_emb), "Diversity": diversity(g_emb, rng, div_times),
+               **ade_fde(jp, jg, lengths=lengths, start=starts, end=ends)}
+        for g in G.active():
+            idx = G.index[g]
+            G.put(name, g, {"FID": G.fid(g, g_emb), "Diversity": G.diversity(g, g_emb),
+                            **ade_fde(jp[idx], jg[idx], lengths=lengths[idx], start=starts[idx], end=ends[idx])})
+        return out
 
-    rows = {"Real": {"FID": fid(real2, real1), "Diversity": diversity(real1, rng, div_times), **ade(d1.crops)}}
+    rows = {"Real": score("Real", real1, d1.crops)}
     for name, g in methods:
         outs, keys = _gen(g, timer, task, None, conds, rng)
         motions = _check_motions(outs, n, name, pairs.dim, u)
         g_emb = emb.motions(motions, keys)
-        rows[name] = {"FID": fid(real2, g_emb), "Diversity": diversity(g_emb, rng, div_times), **ade(motions)}
+        rows[name] = score(name, g_emb, motions)
     return rows
 
 
-def _rep_tokenizer(pairs, E, emb, methods, rng, st: EvalSettings, timer, notes) -> dict[str, dict]:
+def _rep_tokenizer(pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, G: GroupRep) -> dict[str, dict]:
     u = E.unit_length
     d1 = _draw(pairs, rng, u)
     d2 = _draw(pairs, rng, u)
     n = len(pairs)
     real1 = emb.motions(d1.crops, d1.keys)
     real2 = emb.motions(d2.crops, d2.keys)
+    G.set_reference(real2)
     div_times = min(st.diversity_times, n - 1)
 
-    def mpjpe_mm(motions):
+    def mpjpe_errs(motions):
         errs = []
         for m, c in zip(motions, d1.crops):
             L = min(len(m), len(c))
             errs.append(mpjpe(_joints(m[:L])[None], _joints(c[:L])[None], root_align=True))
-        return 1000.0 * float(np.mean(errs))
+        return errs
 
-    rows = {"Real": {"FID": fid(real2, real1), "MPJPE": 0.0, "Diversity": diversity(real1, rng, div_times)}}
+    def score(name, g_emb, errs):
+        out = {"FID": fid(real2, g_emb), "MPJPE": 1000.0 * float(np.mean(errs)) if errs is not None else 0.0,
+               "Diversity": diversity(g_emb, rng, div_times)}
+        for g in G.active():
+            G.put(name, g, {"FID": G.fid(g, g_emb), "MPJPE": 1000.0 * G.mean(g, errs) if errs is not None else 0.0,
+                            "Diversity": G.diversity(g, g_emb)})
+        return out
+
+    rows = {"Real": score("Real", real1, None)}
     conds = [{"motion": c} for c in d1.crops]
     for name, g in methods:
         outs, keys = _gen(g, timer, "tokenizer", None, conds, rng)
         motions = _check_motions(outs, n, name, pairs.dim, u)
         g_emb = emb.motions(motions, keys)
-        rows[name] = {"FID": fid(real2, g_emb), "MPJPE": mpjpe_mm(motions), "Diversity": diversity(g_emb, rng, div_times)}
+        rows[name] = score(name, g_emb, mpjpe_errs(motions))
     return rows
 
 
 # --------------------------------------------------------------------------- the runner
 def _commit() -> tuple[str | None, bool | None]:
     try:
-        from motiongpt2.tokenizer.checkpoint import git_commit
+        from motiongpt2.runtime import git_commit
 
         return git_commit()
     except Exception:  # noqa: BLE001 - provenance only
@@ -454,7 +510,9 @@ def evaluate(task: str, data_root: str | Path | Sequence[str | Path], evaluator_
 
     Returns:
         ``{"task", "split", "split_files", "datasets", "roots", "n_pairs", "evaluator", "seed",
-        "replications", "commit", "columns", "rows": [{"method", "metrics": {k: [mean, ci95]}}], ...}``.
+        "replications", "commit", "columns", "rows": [{"method", "metrics": {k: [mean, ci95]}}],
+        "caption_groups": {group: {"n_pairs", "n_clips", "rows": [same as rows; a metric is None where
+        n/a], "not_available": [metric, ...]}}, "caption_group_notes": [...], ...}``.
     """
     import torch
 
@@ -491,6 +549,8 @@ def evaluate(task: str, data_root: str | Path | Sequence[str | Path], evaluator_
     notes: list[str] = []
     if len(pairs) - 1 < st.diversity_times:
         notes.append(f"Diversity over {len(pairs) - 1} pairs (split smaller than {st.diversity_times})")
+    g_index = group_indices(pairs)
+    g_sizes = group_sizes(pairs, g_index)
     emb = _Embedder(E, st.batch_size)
     methods: list[tuple[str, Any]] = []
     if "retrieval" in baselines and task != "tokenizer":
@@ -518,19 +578,26 @@ def evaluate(task: str, data_root: str | Path | Sequence[str | Path], evaluator_
     timer = _Timer()
     bert_cache: dict[str, Any] = {}
     runs: list[dict[str, dict]] = []
+    group_runs: list[dict[str, dict[str, dict]]] = []
+    mm_counts: list[dict[str, int]] = []
     children = np.random.SeedSequence(seed).spawn(replications)
     for r, child in enumerate(children):
         rng = np.random.default_rng(child)
+        # caption-group pools/pairs: a separate stream, so the totals do not depend on the groups
+        G = GroupRep(g_index, len(pairs), np.random.default_rng(child.spawn(1)[0]), pool_size=st.pool_size,
+                     diversity_times=st.diversity_times, mm_times=st.mm_times)
         t_rep = time.perf_counter()
         if task.startswith("t2m"):
-            rows = _rep_t2m(task, pairs, E, emb, methods, rng, st, timer, notes)
+            rows = _rep_t2m(task, pairs, E, emb, methods, rng, st, timer, notes, G)
         elif task == "m2t":
-            rows = _rep_m2t(pairs, E, emb, methods, rng, st, timer, notes, r == 0, bert_cache)
+            rows = _rep_m2t(pairs, E, emb, methods, rng, st, timer, notes, r == 0, bert_cache, G)
         elif task in ("predict", "inbetween"):
-            rows = _rep_completion(task, pairs, E, emb, methods, rng, st, timer, notes)
+            rows = _rep_completion(task, pairs, E, emb, methods, rng, st, timer, notes, G)
         else:
-            rows = _rep_tokenizer(pairs, E, emb, methods, rng, st, timer, notes)
+            rows = _rep_tokenizer(pairs, E, emb, methods, rng, st, timer, notes, G)
         runs.append(rows)
+        group_runs.append(G.finish(rows))
+        mm_counts += G.mm_counts
         if progress:
             real = rows["Real"]
             brief = ", ".join(f"{k} {v:.3f}" for k, v in real.items() if k in ("R@3", "FID", "MM-Dist"))
@@ -550,6 +617,12 @@ def evaluate(task: str, data_root: str | Path | Sequence[str | Path], evaluator_
             else:
                 metrics[k] = [float(np.mean(vals)), None]
         out_rows.append({"method": name, "metrics": metrics})
+    mm_mean = {g: float(np.mean([c[g] for c in mm_counts])) for g in g_index} if mm_counts else None
+    if mm_mean is not None:
+        mm_mean = {g: c for g, c in mm_mean.items() if 0 < g_sizes[g]["n_pairs"] < len(pairs)} or None
+    caption_groups = summarize_groups(group_runs, g_sizes)
+    caption_group_notes = group_notes(g_sizes, task, st.pool_size, st.diversity_times, E.cfg.dim_coemb_hidden,
+                                      mm_mean)
     sha, dirty = _commit()
     total_s = time.perf_counter() - t_total
     results = {
@@ -559,6 +632,7 @@ def evaluate(task: str, data_root: str | Path | Sequence[str | Path], evaluator_
         "replications": replications, "replication_seeds": f"numpy SeedSequence({seed}).spawn({replications})",
         "commit": sha, "dirty": dirty, "generator": gen_label, "columns": [list(c) for c in COLUMNS[task]],
         "rows": out_rows, "settings": asdict(st), "notes": notes,
+        "caption_groups": caption_groups, "caption_group_notes": caption_group_notes,
         "runtime_s": {"total": round(total_s, 2), "generation": round(timer.seconds, 2),
                       "excluding_generation": round(total_s - timer.seconds, 2),
                       "evaluator_embedding": round(emb.seconds, 2), "loading": round(load_s, 2)},
@@ -570,14 +644,6 @@ def evaluate(task: str, data_root: str | Path | Sequence[str | Path], evaluator_
 
 
 # --------------------------------------------------------------------------- output
-def _cell_value(v):
-    if v is None:
-        return None
-    if isinstance(v, (list, tuple)) and len(v) == 2:
-        return (v[0], v[1]) if v[1] is not None else v[0]
-    return v
-
-
 def format_markdown(results: Mapping[str, Any], digits: int = 3) -> str:
     """The result table in the paper's layout (``Real`` first) with a provenance header."""
     split = results["split"]
@@ -598,8 +664,11 @@ def format_markdown(results: Mapping[str, Any], digits: int = 3) -> str:
              f"{results['runtime_s']['excluding_generation']:.1f} s excluding generation"]
     for n in results.get("notes", []):
         lines.append(f"- note: {n}")
-    rows = [(r["method"], {k: _cell_value(v) for k, v in r["metrics"].items()}) for r in results["rows"]]
+    rows = [(r["method"], {k: table_value(v) for k, v in r["metrics"].items()}) for r in results["rows"]]
     lines += ["", format_table(rows, [tuple(c) for c in results["columns"]], digits=digits)]
+    groups = format_group_markdown(results, digits=digits)
+    if groups:
+        lines += ["", groups.rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 

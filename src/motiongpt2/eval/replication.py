@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["format_cell", "format_table", "replicate", "summarize"]
+__all__ = ["format_cell", "format_table", "replicate", "summarize", "table_value"]
 
 Summary = tuple[Any, Any]  # (mean, ci95): floats, or arrays for vector-valued metrics
 
@@ -61,6 +61,16 @@ def replicate(
         if list(r) != keys:
             raise ValueError(f"replications returned different metrics: {keys} vs {list(r)}")
     return {k: summarize([r[k] for r in runs]) for k in keys}
+
+
+def table_value(value: Any, missing: Any = None) -> Any:
+    """A stored metric (``[mean, ci]``, ``[mean, None]``, a number or ``None``) as :func:`format_table` takes it:
+    ``(mean, ci)``, a plain number, or ``missing`` for ``None``."""
+    if value is None:
+        return missing
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return (value[0], value[1]) if value[1] is not None else value[0]
+    return value
 
 
 def format_cell(value: Any, digits: int = 3) -> str:

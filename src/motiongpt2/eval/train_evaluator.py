@@ -1,13 +1,16 @@
 """Train an evaluator on prepared datasets: ``motiongpt2 train-evaluator``.
 
-One call of :func:`train_evaluator` trains (or resumes) a run folder ``out_dir``::
+One call of :func:`train_evaluator` trains (or resumes) a run folder ``out_dir`` in the shared run
+format (:mod:`motiongpt2.runs`) on the shared step loop (:func:`motiongpt2.train_loop.run_steps`:
+Ctrl-C saves and stops, ``metrics.jsonl``, progress bar with ETA, finite-loss check, exact resume)::
 
     out_dir/
       config.yaml         the resolved config of the latest call
       metrics.jsonl       {"type": "train"|"val"|"info", "step", ...} one record per line
       step-XXXXXXXX/      model.safetensors (weights, the evaluator's own mean/std, word vectors),
-                          config.yaml, vocab.json, meta.json (step, metrics, git commit, data), trainer.pt
-      latest, best        pointers (best = highest validation R@3, then R@1)
+                          config.yaml, vocab.json, meta.json (step, metrics, git commit, data,
+                          selection), trainer.pt (optimizer, RNG states)
+      latest, best        pointers (best = highest selection R@3, see below)
 
 **Data** (:mod:`.pairs`): the train splits of all roots, pairs built as the official loader does; at
 each step a batch of ``batch_size`` pairs, one random caption each, motions cut by the official crop,
@@ -25,16 +28,28 @@ embeddings are not normalised). Adam, gradient-norm clipping (0.5 as the officia
 **Movement encoder**: the official one was pre-trained as a motion autoencoder and then frozen; here
 it is trained jointly with the rest (``freeze_movement: true`` keeps it at its initialisation).
 
-**Validation** every ``eval_every`` steps on the ``val`` splits (fixed crops and captions, drawn with
-``val_seed``): R@1..3 and MM-Dist over pools of 32, averaged over ``val_replications`` shuffles.
+**Validation** every ``eval_every`` steps (fixed crops and captions, drawn with ``val_seed``): R@1..3
+and MM-Dist over pools of 32, averaged over ``val_replications`` shuffles, of
+
+* all ``val`` pairs (``R@3`` ...), and of each caption group with at least 32 pairs (``natural_R@3``,
+  ``label_R@3`` ...);
+* the **selection set** (``select_R@3`` ...): the natural-language validation pairs, completed — when
+  there are fewer than 32 (one pool) — with the natural pairs of about 25 %
+  (``data.select_holdout``) of the natural training trials, chosen with ``data.select_seed`` and
+  removed from training with all their clips and mirrored copies
+  (:func:`~.selection.selection_split`).  The best checkpoint has the highest ``select_R@3`` (the
+  earliest step on a tie); without any natural clip it falls back on ``R@3`` of all validation pairs.
+  The metric name, the held-out trials and clip ids and the numbers of natural / label validation
+  pairs are recorded in ``metrics.jsonl`` (``info`` record) and in every checkpoint's ``meta.json``
+  (``selection``).
 """
 from __future__ import annotations
 
 import copy
-import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,22 +57,24 @@ import numpy as np
 import torch
 import yaml
 
-from motiongpt2.overrides import apply_overrides, deep_merge
-
-from ..errors import DatasetError, InputFileError
+from .. import runs
 from ..atomic import atomic_write_text
-from ..tokenizer.checkpoint import write_step_dir
-from ..train_loop import METRICS_FILE, append_jsonl, truncate_metrics
+from ..data.readers import resolve_layout
+from ..errors import DatasetError, InputFileError
+from ..overrides import apply_overrides, deep_merge, read_yaml
+from ..runtime import resolve_device, set_threads
+from ..train_loop import METRICS_FILE, append_jsonl, progress_bar, run_steps, truncate_metrics
 from .evaluator import (
     Evaluator,
     EvaluatorConfig,
     EvaluatorNet,
     SentenceEncoder,
+    evaluator_files,
     load_evaluator,
-    save_evaluator,
 )
 from .metrics import r_precision
 from .pairs import PairSet, load_pairs, official_crop
+from .selection import SELECT_PREFIX, Selection, group_pairs, selection_split
 from .word_vectors import (
     TokenVectorizer,
     WordVectors,
@@ -66,15 +83,17 @@ from .word_vectors import (
     load_official_vocab,
 )
 
-__all__ = ["DEFAULT_CONFIG", "evaluator_stats", "load_train_config", "train_evaluator", "validate_evaluator"]
+__all__ = ["DEFAULT_CONFIG", "evaluator_stats", "load_train_config", "train_evaluator", "validate_evaluator",
+           "validation_metrics"]
 
-BEST_KEYS = ("R@3", "R@1")
+POOL_SIZE = 32
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "name": "evaluator",
     "model": {},
     "text": {"word_vectors": "glove-6b-50d", "vocab_top_words": 20000},
-    "data": {"split": "train", "val_split": "val", "min_len": None, "max_len": None, "feat_bias": 5.0},
+    "data": {"split": "train", "val_split": "val", "min_len": None, "max_len": None, "feat_bias": 5.0,
+             "select_holdout": 0.25, "select_seed": 0},
     "train": {
         "seed": 0, "batch_size": 32, "lr": 1e-4, "max_steps": 5000, "loss": "hinge", "margin": 10.0,
         "temperature": 0.1, "grad_clip": 0.5, "weight_decay": 0.0, "freeze_movement": False,
@@ -93,15 +112,9 @@ def load_train_config(config: str | Path | Mapping[str, Any] | None,
         if isinstance(config, Mapping):
             data = dict(config)
         else:
-            path = Path(config)
-            if not path.exists():
-                raise InputFileError(path, "evaluator config not found", "see configs/eval/*.yaml")
-            try:
-                data = yaml.safe_load(path.read_text()) or {}
-            except yaml.YAMLError as exc:
-                raise InputFileError(path, f"not valid YAML ({exc})".split("\n")[0], "fix the file") from None
+            data = read_yaml(config, "evaluator config") or {}
             if not isinstance(data, dict):
-                raise InputFileError(path, "must be a YAML mapping", "see configs/eval/*.yaml")
+                raise InputFileError(config, "must be a YAML mapping", "see configs/eval/*.yaml")
         unknown = set(data) - set(DEFAULT_CONFIG)
         if unknown:
             raise InputFileError(str(config), f"unknown top-level keys {sorted(unknown)}",
@@ -149,9 +162,7 @@ def _corpus_words(roots: Sequence[Path], kind: str = "auto") -> set[str]:
     a test word's GloVe vector leaks nothing about its motion)."""
     words: set[str] = set()
     for root in roots:
-        from motiongpt2.data.readers import _resolve
-
-        text_dir = _resolve(root, kind).text_dir
+        text_dir = resolve_layout(root, kind).text_dir
         for dirpath, _, files in os.walk(text_dir):
             for fn in files:
                 if not fn.endswith(".txt"):
@@ -164,15 +175,6 @@ def _corpus_words(roots: Sequence[Path], kind: str = "auto") -> set[str]:
                         words.update(parts[0].lower().split())
     words.discard("")
     return words
-
-
-def _git() -> tuple[str | None, bool | None]:
-    try:
-        from motiongpt2.tokenizer.checkpoint import git_commit
-
-        return git_commit()
-    except Exception:  # noqa: BLE001 - provenance only
-        return None, None
 
 
 class _TextFrontEnd:
@@ -239,7 +241,7 @@ def _loss(t: torch.Tensor, m: torch.Tensor, tcfg: Mapping[str, Any], scale: floa
 # --------------------------------------------------------------------------- validation
 @torch.no_grad()
 def validate_evaluator(evaluator: Evaluator, pairs: PairSet, seed: int = 1234, replications: int = 5,
-                       pool_size: int = 32) -> dict[str, float]:
+                       pool_size: int = POOL_SIZE) -> dict[str, float]:
     """Real-pair R@1..3 and MM-Dist of ``evaluator`` on ``pairs`` (one caption and crop per pair drawn
     with ``seed``; R-Precision averaged over ``replications`` pool shuffles)."""
     if len(pairs) < pool_size:
@@ -252,8 +254,22 @@ def validate_evaluator(evaluator: Evaluator, pairs: PairSet, seed: int = 1234, r
         motions.append(official_crop(p.features, rng, evaluator.unit_length))
     te = evaluator.embed_texts(texts)
     me = evaluator.embed_motions(motions)
-    runs = [r_precision(te, me, rng=np.random.default_rng([seed, i]), pool_size=pool_size) for i in range(replications)]
-    return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+    reps = [r_precision(te, me, rng=np.random.default_rng([seed, i]), pool_size=pool_size) for i in range(replications)]
+    return {k: float(np.mean([r[k] for r in reps])) for k in reps[0]}
+
+
+def validation_metrics(evaluator: Evaluator, val: PairSet, groups: Mapping[str, PairSet], selection: Selection,
+                       seed: int = 1234, replications: int = 5) -> dict[str, float]:
+    """R@1..3 and MM-Dist of all validation pairs (``R@3`` ...), of each caption group with at least one
+    pool of pairs (``natural_R@3`` ...) and of the selection set (``select_R@3`` ...) unless it is all
+    validation pairs."""
+    res = validate_evaluator(evaluator, val, seed, replications)
+    sets = {f"{g}_": ps for g, ps in groups.items() if len(ps) >= POOL_SIZE}
+    if selection.metric.startswith(SELECT_PREFIX):
+        sets[SELECT_PREFIX] = selection.pairs
+    for prefix, ps in sets.items():
+        res.update({prefix + k: v for k, v in validate_evaluator(evaluator, ps, seed, replications).items()})
+    return res
 
 
 # --------------------------------------------------------------------------- training
@@ -264,56 +280,50 @@ def _batch_indices(n: int, batch: int, seed: int, step: int) -> np.ndarray:
     return perm[k * batch:(k + 1) * batch]
 
 
-def _better(new: Mapping[str, float], old: Mapping[str, float] | None) -> bool:
-    if old is None:
-        return True
-    return tuple(new.get(k, -1.0) for k in BEST_KEYS) > tuple(old.get(k, -1.0) for k in BEST_KEYS)
-
-
-def _pointer(root: Path, which: str) -> str | None:
-    p = root / which
-    return p.read_text().strip() if p.exists() else None
-
-
 def train_evaluator(data_roots: str | Path | Sequence[str | Path], out_dir: str | Path,
                     config_path: str | Path | Mapping[str, Any] | None = None, max_steps: int | None = None,
                     resume: bool = True, overrides: Mapping[str, Any] | None = None, progress: bool = True,
-                    device: str = "cpu", log=None) -> dict[str, Any]:
+                    device: str = "cpu", callback: Callable[[int, dict[str, float]], None] | None = None
+                    ) -> dict[str, Any]:
     """Train (or resume) an evaluator; see the module doc.
 
     Args:
         data_roots: one or several prepared dataset roots (same feature kind); their ``train`` splits
-            are used for training and their ``val`` splits for model selection.
+            are used for training and their ``val`` splits (plus held-out natural training trials)
+            for model selection.
         out_dir: run folder.
         config_path: YAML file (``configs/eval/*.yaml``) or dict; ``None`` = defaults.
         max_steps: overrides ``train.max_steps``.
         resume: continue from ``out_dir/latest`` when present (otherwise an existing run is refused).
         overrides: ``{"train.lr": 2e-4, ...}`` or nested dicts.
-        progress: tqdm bar with ETA.
-        log: callable for one-line messages (default: print when ``progress``).
+        progress: tqdm bar with ETA and one line per validation.
+        device: ``cpu`` (default), ``cuda`` or ``auto``.
+        callback: called as ``callback(step, record)`` after every step.
 
     Returns:
-        ``{"out_dir", "best", "latest", "step", "best_metrics", "last_metrics", "seconds"}``.
+        ``{"out_dir", "best", "latest", "step", "interrupted", "selection_metric", "best_metrics",
+        "last_metrics", "selection", "seconds"}`` (``best_metrics``: the validation metrics of the best
+        checkpoint; ``selection``: :meth:`~.selection.Selection.record`).
     """
     t_start = time.time()
     cfg = load_train_config(config_path, overrides)
     if max_steps is not None:
         cfg["train"]["max_steps"] = int(max_steps)
     tcfg, dcfg = cfg["train"], cfg["data"]
-    say = log or (print if progress else (lambda *_: None))
-    if tcfg.get("num_threads"):
-        torch.set_num_threads(int(tcfg["num_threads"]))
+    set_threads(tcfg.get("num_threads"))
+    dev = resolve_device(device)
     roots = [Path(r).expanduser() for r in ([data_roots] if isinstance(data_roots, (str, Path)) else data_roots)]
     if not roots:
         raise ValueError("no data roots")
     out = Path(out_dir).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
-    latest = _pointer(out, "latest")
-    if latest and not resume:
-        raise InputFileError(out, "already holds a training run", "pass resume=True (--resume) or a new folder")
+    latest_exists = runs.open_run(out, resume)
+    metrics_path = out / METRICS_FILE
 
-    train_set = load_pairs(roots, dcfg["split"], min_len=dcfg["min_len"], max_len=dcfg["max_len"])
     val_set = load_pairs(roots, dcfg["val_split"], min_len=dcfg["min_len"], max_len=dcfg["max_len"])
+    selection = selection_split(load_pairs(roots, dcfg["split"], min_len=dcfg["min_len"], max_len=dcfg["max_len"]),
+                                val_set, min_pairs=POOL_SIZE,
+                                fraction=float(dcfg["select_holdout"]), seed=int(dcfg["select_seed"]))
+    train_set, val_groups = selection.train, group_pairs(val_set)
     if len(train_set) < tcfg["batch_size"]:
         raise DatasetError(roots[0], f"only {len(train_set)} training pairs for batch size {tcfg['batch_size']}",
                            "lower train.batch_size or add data")
@@ -327,12 +337,16 @@ def train_evaluator(data_roots: str | Path | Sequence[str | Path], out_dir: str 
     cfg["model"] = mcfg.to_dict()
 
     ckpt = None
-    if latest:
+    if latest_exists:
         ckpt = load_evaluator(out, which="latest")
         mean, std, vectors = ckpt.mean, ckpt.std, ckpt.vectors
         if ckpt.cfg.to_dict() != mcfg.to_dict():
-            raise InputFileError(out / latest, "was trained with a different model config",
+            raise InputFileError(ckpt.meta["path"], "was trained with a different model config",
                                  "resume with the same config or use a new folder")
+        if "selection" in ckpt.meta and ckpt.meta["selection"].get("held_out_ids") != selection.held_out:
+            warnings.warn(f"{ckpt.meta['path']} held out other training clips for model selection (the data "
+                          "changed?): the resumed run will not match an uninterrupted one", RuntimeWarning,
+                          stacklevel=2)
     else:
         mean, std = evaluator_stats(train_set, float(dcfg["feat_bias"]))
         vectors = _word_vectors(cfg, _corpus_words(roots)) if mcfg.kind == "guo" else None
@@ -341,125 +355,105 @@ def train_evaluator(data_roots: str | Path | Sequence[str | Path], out_dir: str 
 
     seed = int(tcfg["seed"])
     torch.manual_seed(seed)
-    net = EvaluatorNet(mcfg).to(device)
+    net = EvaluatorNet(mcfg).to(dev)
     if ckpt is not None:
         net.load_state_dict(ckpt.net.state_dict())
     params = [p for n, p in net.named_parameters()
               if not (tcfg["freeze_movement"] and n.startswith("movement_encoder."))]
     opt = torch.optim.Adam(params, lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"]))
-    start = 0
-    best_metrics = None
+    start, best_name = 0, "best_" + selection.metric
+    best_val, best_step = None, None
     if ckpt is not None:
         start = int(ckpt.meta.get("step", 0))
-        tp = Path(ckpt.meta["path"]) / "trainer.pt"
-        if tp.exists():
-            state = torch.load(tp, map_location="cpu", weights_only=True)
-            opt.load_state_dict(state["optimizer"])
-        b = _pointer(out, "best")
-        if b and (out / b / "meta.json").exists():
-            best_metrics = json.loads((out / b / "meta.json").read_text()).get("metrics") or None
-        truncate_metrics(out / METRICS_FILE, start)
+        step_dir = ckpt.meta["path"]
+        runs.restore_trainer_state(runs.load_trainer_state(step_dir), step_dir, opt)
+        best_val, best_step = runs.best_so_far(ckpt.meta, best_name)
+        truncate_metrics(metrics_path, start)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
-    sha, dirty = _git()
     front = _TextFrontEnd(mcfg, vectors)
     front.warm([train_set, val_set])
-    evaluator = Evaluator(net, mean, std, vectors, name=cfg["name"], device=device)
+    evaluator = Evaluator(net, mean, std, vectors, name=cfg["name"], device=str(dev))
     total = int(tcfg["max_steps"])
     scale = float(mcfg.embedding_scale) if mcfg.embedding_scale > 0 else 1.0
     B = int(tcfg["batch_size"])
     data_info = {"roots": train_set.roots, "datasets": train_set.datasets, "train_pairs": len(train_set),
                  "val_pairs": len(val_set), "train_files": train_set.split_files, "val_files": val_set.split_files}
-    if start == 0:
-        append_jsonl(out / METRICS_FILE, {"type": "info", "step": 0, **data_info,
-                                           "params": sum(p.numel() for p in net.parameters())})
+    params_n = sum(p.numel() for p in net.parameters())
+    append_jsonl(metrics_path, {"type": "info", "step": start, "event": "resume" if start else "start",
+                                "device": str(dev), **data_info, "params": params_n,
+                                "selection": selection.record(), "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    extra_meta = {"name": cfg["name"], "data": data_info, "data_roots": train_set.roots, "seed": seed,
+                  "selection": selection.record()}
+    sums: dict[str, float] = {}
 
-    def save(step: int, metrics: Mapping[str, float] | None, is_best: bool) -> Path:
-        def fill(tmp: Path) -> None:
-            meta = {"format": 1, "name": cfg["name"], "step": step, "git_commit": sha, "git_dirty": dirty,
-                    "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "metrics": dict(metrics or {}),
-                    "data": data_info, "data_roots": train_set.roots, "seed": seed}
-            save_evaluator(tmp, net, mean, std, vectors, {k: v for k, v in cfg.items() if k != "model"}, meta)
-            torch.save({"optimizer": opt.state_dict(), "step": step}, tmp / "trainer.pt")
+    def step_fn(s: int) -> dict[str, float]:
+        step = s + 1
+        net.train()
+        if tcfg["freeze_movement"]:
+            net.movement_encoder.eval()
+        rng = np.random.default_rng([seed, 11, step])
+        torch.manual_seed(seed * 1_000_003 + step)
+        entries, motions = [], []
+        for i in _batch_indices(len(train_set), B, seed, s):
+            p = train_set.pairs[int(i)]
+            entries.append(p.texts[int(rng.integers(len(p.texts)))])
+            motions.append(official_crop(p.features, rng, mcfg.unit_length))
+        x, lens = _motion_batch(motions, mean, std)
+        m_emb = net.embed_motion(x.to(dev), lens)
+        t_emb = net.embed_text(*[a.to(dev) for a in front.inputs(entries)])
+        loss, parts = _loss(t_emb, m_emb, tcfg, scale, rng)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if tcfg["grad_clip"]:
+            torch.nn.utils.clip_grad_norm_(params, float(tcfg["grad_clip"]))
+        opt.step()
+        record = {"loss": float(loss.detach()), **parts}
+        for k, v in record.items():
+            sums[k] = sums.get(k, 0.0) + v
+        sums["n"] = sums.get("n", 0.0) + 1
+        return record
 
-        return write_step_dir(out, step, fill, is_best=is_best, keep_last=int(tcfg.get("keep_last") or 0) or None)
+    def mean_since_log(step: int) -> dict[str, float]:
+        n = sums.pop("n", 1.0)
+        means = {f"{k}_mean": v / n for k, v in sums.items()}
+        sums.clear()
+        return {**means, "elapsed_s": round(time.time() - t_start, 1)}
 
-    def validate(step: int) -> dict[str, float]:
+    def validate() -> dict[str, float]:
         net.eval()
-        res = validate_evaluator(evaluator, val_set, seed=int(tcfg["val_seed"]),
-                                 replications=int(tcfg["val_replications"]))
-        append_jsonl(out / METRICS_FILE, {"type": "val", "step": step, **res})
-        return res
+        return validation_metrics(evaluator, val_set, val_groups, selection, seed=int(tcfg["val_seed"]),
+                                  replications=int(tcfg["val_replications"]))
 
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    def save(at: int, is_best: bool, metrics: dict[str, float]) -> None:
+        runs.save_step(out, at, is_best=is_best, keep_last=int(tcfg.get("keep_last") or 0) or None,
+                       meta=runs.checkpoint_meta("evaluator", at, metrics=metrics, **extra_meta),
+                       trainer=runs.trainer_state(opt, None, at),
+                       **evaluator_files(net, mean, std, vectors, {k: v for k, v in cfg.items() if k != "model"}))
 
-        bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, desc=f"train-evaluator {cfg['name']}")
-    last_val: dict[str, float] | None = None
-    running: dict[str, float] = {}
-    n_run = 0
-    step = start
-    try:
-        for step in range(start + 1, total + 1):
-            net.train()
-            if tcfg["freeze_movement"]:
-                net.movement_encoder.eval()
-            idx = _batch_indices(len(train_set), B, seed, step - 1)
-            rng = np.random.default_rng([seed, 11, step])
-            torch.manual_seed(seed * 1_000_003 + step)
-            entries, motions = [], []
-            for i in idx:
-                p = train_set.pairs[int(i)]
-                entries.append(p.texts[int(rng.integers(len(p.texts)))])
-                motions.append(official_crop(p.features, rng, mcfg.unit_length))
-            x, lens = _motion_batch(motions, mean, std)
-            m_emb = net.embed_motion(x.to(device), lens)
-            t_emb = net.embed_text(*[a.to(device) for a in front.inputs(entries)])
-            loss, parts = _loss(t_emb, m_emb, tcfg, scale, rng)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if tcfg["grad_clip"]:
-                torch.nn.utils.clip_grad_norm_(params, float(tcfg["grad_clip"]))
-            opt.step()
-            running["loss"] = running.get("loss", 0.0) + float(loss.detach())
-            for k, v in parts.items():
-                running[k] = running.get(k, 0.0) + v
-            n_run += 1
-            if step % int(tcfg["log_every"]) == 0 or step == total:
-                rec = {k: v / n_run for k, v in running.items()}
-                append_jsonl(out / METRICS_FILE, {"type": "train", "step": step, **rec,
-                                                   "elapsed_s": round(time.time() - t_start, 1)})
-                if bar is not None:
-                    post = {"loss": f"{rec['loss']:.3f}"}
-                    if last_val:
-                        post["val_R@3"] = f"{last_val['R@3']:.3f}"
-                    bar.set_postfix(post)
-                running, n_run = {}, 0
-            if bar is not None:
-                bar.update(1)
-            evaluate_now = step % int(tcfg["eval_every"]) == 0 or step == total
-            if evaluate_now:
-                last_val = validate(step)
-                is_best = _better(last_val, best_metrics)
-                if is_best:
-                    best_metrics = dict(last_val)
-                save(step, last_val, is_best)
-                msg = (f"step {step}: val R@1 {last_val['R@1']:.3f} R@3 {last_val['R@3']:.3f} "
-                       f"MM-Dist {last_val['MM-Dist']:.3f}" + (" (best)" if is_best else ""))
-                if bar is not None and log is None:
-                    bar.write(msg)
-                else:
-                    say(msg)
-            elif step % int(tcfg["save_every"]) == 0:
-                save(step, None, False)
-    finally:
-        if bar is not None:
-            bar.close()
-    if _pointer(out, "latest") is None or step > int(_pointer(out, "latest").split("-")[-1]):
-        last_val = validate(step)
-        is_best = _better(last_val, best_metrics)
-        best_metrics = dict(last_val) if is_best else best_metrics
-        save(step, last_val, is_best)
-    return {"out_dir": str(out), "best": str(out / (_pointer(out, "best") or "")),
-            "latest": str(out / (_pointer(out, "latest") or "")), "step": step, "best_metrics": best_metrics,
-            "last_metrics": last_val, "seconds": time.time() - t_start}
+    def describe(r: Mapping[str, float]) -> str:
+        sel = f", selection R@3 {r[selection.metric]:.3f}" if selection.metric != "R@3" else ""
+        return f"val R@1 {r['R@1']:.3f} R@3 {r['R@3']:.3f} MM-Dist {r['MM-Dist']:.3f}{sel}"
+
+    def postfix(record: dict[str, float], last_val: dict | None) -> dict[str, str]:
+        post = {"loss": f"{record['loss']:.3f}"}
+        if last_val:
+            post["sel_R@3"] = f"{last_val[selection.metric]:.3f}"
+        return post
+
+    bar = progress_bar(progress, total, start, f"train-evaluator {cfg['name']}")
+    if bar is not None:
+        bar.write(f"{out}: {mcfg.kind} evaluator, {params_n / 1e6:.2f}M params on {dev}; {len(train_set)} train "
+                  f"pairs, {len(val_set)} val pairs; selection on {selection.metric}: {selection.note}")
+    loop = run_steps(
+        step_fn=step_fn, validate_fn=validate, save_fn=save, metrics_path=metrics_path, start_step=start,
+        stop_step=total, eval_every=int(tcfg["eval_every"]), save_every=int(tcfg["save_every"]),
+        best_key=selection.metric, best_name=best_name, best_val=best_val, best_step=best_step, best_mode="max",
+        log_every=int(tcfg["log_every"]), eval_at_start=False, train_extra=mean_since_log, bar=bar,
+        postfix=postfix, describe_val=describe, callback=callback, where=str(out))
+    best, latest = runs.pointed_step(out, runs.BEST), runs.pointed_step(out, runs.LATEST)
+    best_metrics = None
+    if best is not None:
+        best_metrics = {k[4:]: v for k, v in runs.read_meta(best).get("metrics", {}).items() if k.startswith("val_")}
+    return {"out_dir": str(out), "best": str(best or ""), "latest": str(latest or ""), "step": loop.final_step,
+            "interrupted": loop.interrupted, "selection_metric": selection.metric, "best_metrics": best_metrics,
+            "last_metrics": loop.last_val, "selection": selection.record(), "seconds": time.time() - t_start}

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from ..errors import InputFileError
-from ..overrides import build_section
+from ..overrides import build_section, read_yaml
 
 __all__ = ["VQVAEConfig", "PartAwareConfig", "TrainConfig", "TokenizerConfig", "load_config",
            "config_from_dict", "config_to_dict", "config_to_yaml"]
@@ -179,18 +179,7 @@ def config_from_dict(data: dict[str, Any], source: str | Path = "<dict>") -> Tok
 
 def load_config(path: str | Path) -> TokenizerConfig:
     """Read a tokenizer YAML file (see the module docstring for the format)."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise InputFileError(path, f"cannot read the tokenizer config ({err.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        line = getattr(getattr(err, "problem_mark", None), "line", None)
-        raise InputFileError(path, f"invalid YAML ({getattr(err, 'problem', err)})",
-                             line=None if line is None else line + 1) from None
-    return config_from_dict(data, path)
+    return config_from_dict(read_yaml(path, "tokenizer config"), path)
 
 
 def config_to_dict(cfg: TokenizerConfig) -> dict[str, Any]:

@@ -26,7 +26,6 @@ Millimetres: HumanML3D / whole-body joints are in metres (×1000); KIT-ML joints
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from pathlib import Path
@@ -38,27 +37,13 @@ from torch import nn
 
 from ..motion.features import recover_from_ric
 from ..motion.skeleton import skeleton_for_dim
+from ..runtime import autocast_context, resolve_device
 from .checkpoint import load_checkpoint
 from .data import ClipDataset, make_eval_loader, open_split
 
-__all__ = ["evaluate_tokenizer", "reconstruction_metrics", "format_reconstruction_table",
-           "resolve_device"]
+__all__ = ["evaluate_tokenizer", "reconstruction_metrics", "format_reconstruction_table"]
 
 _LEFT_WRIST, _RIGHT_WRIST = 20, 21
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; anything else as given."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def autocast_context(device: torch.device, enabled: bool):
-    """bf16 autocast on CUDA when ``enabled``; a no-op context otherwise."""
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 class _CodeCounter:
@@ -104,12 +89,9 @@ def reconstruction_metrics(model: nn.Module, loader: Iterable, device: torch.dev
     to_mm = 1.0 if skel.unit == "mm" else 1000.0
     n_joints = skel.n_joints
     whole_body = n_joints == 52
-    part_aware = isinstance(model.num_codes, tuple)
-    if part_aware:
-        counters = {"body": _CodeCounter(model.num_codes[0], device),
-                    "hand": _CodeCounter(model.num_codes[1], device)}
-    else:
-        counters = {"": _CodeCounter(model.num_codes, device)}
+    sizes = model.codebook_sizes
+    prefixes = [f"{name}_" for name in model.stream_names] if len(sizes) > 1 else [""]
+    counters = {pre: _CodeCounter(k, device) for pre, k in zip(prefixes, sizes)}
     sums: dict[str, float] = {}
     n_frames = n_clips = 0
     n_feat = 0
@@ -136,11 +118,8 @@ def reconstruction_metrics(model: nn.Module, loader: Iterable, device: torch.dev
         model_time += time.perf_counter() - t0
         fm = stats["frame_mask"] & mask                                   # (B, T)
         tm = stats["token_mask"]
-        if part_aware:
-            counters["body"].add(ids[0], tm)
-            counters["hand"].add(ids[1], tm)
-        else:
-            counters[""].add(ids, tm)
+        for counter, stream in zip(counters.values(), ids):
+            counter.add(stream, tm)
         fmf = fm.float()
         nf = fmf.sum()
         n_frames += int(nf)
@@ -177,8 +156,7 @@ def reconstruction_metrics(model: nn.Module, loader: Iterable, device: torch.dev
         out["body_mpjpe_mm"] = sums.get("body_mpjpe", 0.0) / nfr * to_mm
         out["hand_mpjpe_mm"] = sums.get("hand_mpjpe", 0.0) / nfr * to_mm
         out["hand_mpjpe_wrist_mm"] = sums.get("hand_mpjpe_wrist", 0.0) / nfr * to_mm
-    for name, c in counters.items():
-        pre = f"{name}_" if name else ""
+    for pre, c in counters.items():
         out[f"{pre}codebook_usage"] = c.usage()
         out[f"{pre}perplexity"] = c.perplexity()
     out["frames_per_s"] = n_frames / model_time if model_time > 0 else float("nan")
@@ -210,10 +188,8 @@ def evaluate_tokenizer(checkpoint: str | Path, data_root: str | Path, split: str
         than one token, left out) and ``device``.
     """
     dev = resolve_device(device)
-    root = Path(checkpoint)
-    if which == "best" and not (root / "model.safetensors").exists() and not (root / "best").exists():
-        which = "latest"
-    ckpt = load_checkpoint(root, which=which, map_location=dev, load_trainer_state=False)
+    ckpt = load_checkpoint(checkpoint, which=which, map_location=dev, load_trainer_state=False,
+                           best_falls_back=True)
     model = ckpt.model
     src = open_split(data_root, split, expect_dim=model.input_dim)
     clips = ClipDataset(src, model.mean.cpu().numpy(), model.std.cpu().numpy(),

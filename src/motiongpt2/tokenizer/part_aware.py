@@ -30,6 +30,8 @@ and length rules (one token per ``2**down_t`` frames, lengths cropped to a multi
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import nn
@@ -37,7 +39,8 @@ from torch import nn
 from ..motion.skeleton import skeleton_for_dim
 from .config import PartAwareConfig
 from .quantizer import EMAQuantizer
-from .vqvae import Decoder, Encoder, FeatureNormalization, _lookup, _masked, check_lengths, token_masks
+from .vqvae import (Decoder, Encoder, FeatureNormalization, apply_mask, check_lengths, lookup_codes, token_masks,
+                    token_streams)
 
 __all__ = ["PartAwareVQVAE", "part_indices", "split_parts", "merge_parts"]
 
@@ -119,17 +122,19 @@ class PartAwareVQVAE(FeatureNormalization, nn.Module):
         self.decoder = Decoder(2 * c, self.body_dim + self.hand_dim, up_t=cfg.down_t, **common)
         self._init_normalization(cfg.input_dim)
 
+    stream_names = ("body", "hand")
+
     @property
-    def num_codes(self) -> tuple[int, int]:
-        """``(body codebook size, hand codebook size)``."""
+    def codebook_sizes(self) -> tuple[int, int]:
+        """``(body codebook size, hand codebook size)``: one per token stream."""
         return self.cfg.num_codes_body, self.cfg.num_codes_hand
 
     # ------------------------------------------------------------------ helpers
     def _embed(self, x: torch.Tensor, masks) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, T, D)`` → body and hand encoder outputs, each ``(B, C, T/unit)``."""
         xb, xh = split_parts(x.float(), self.body_idx, self.hand_idx)
-        hb = _masked(xb.permute(0, 2, 1), masks[0])
-        hh = _masked(xh.permute(0, 2, 1), masks[0])
+        hb = apply_mask(xb.permute(0, 2, 1), masks[0])
+        hh = apply_mask(xh.permute(0, 2, 1), masks[0])
         return self.body_encoder(hb, masks), self.hand_encoder(hh, masks)
 
     def _decode(self, qb: torch.Tensor, qh: torch.Tensor, masks) -> torch.Tensor:
@@ -163,10 +168,10 @@ class PartAwareVQVAE(FeatureNormalization, nn.Module):
         tok, masks = token_masks(mask, b, x.shape[1], self.cfg.down_t, x.device)
         zb, zh = self._embed(x, masks)
         qh, ids_h, loss_h, st_h = self.hand_quantizer(zh, tok)
-        qh = _masked(qh, masks[-1])
-        fused = _masked(self.fuse(torch.cat([zb, qh], dim=1)), masks[-1])
+        qh = apply_mask(qh, masks[-1])
+        fused = apply_mask(self.fuse(torch.cat([zb, qh], dim=1)), masks[-1])
         qb, ids_b, loss_b, st_b = self.body_quantizer(fused, tok)
-        qb = _masked(qb, masks[-1])
+        qb = apply_mask(qb, masks[-1])
         recon = self._decode(qb, qh, masks[::-1])[:, :t]
         stats = {f"body_{k}": v for k, v in st_b.items()}
         stats.update({f"hand_{k}": v for k, v in st_h.items()})
@@ -177,7 +182,7 @@ class PartAwareVQVAE(FeatureNormalization, nn.Module):
     # ------------------------------------------------------------------ inference API
     @torch.no_grad()
     def encode(self, features: torch.Tensor, lengths: torch.Tensor | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+               ) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
         """Body and hand token ids of a padded batch of normalised features.
 
         Args:
@@ -185,7 +190,7 @@ class PartAwareVQVAE(FeatureNormalization, nn.Module):
             lengths: ``(B,)`` int valid frames (``None`` = ``T``), each at least ``unit``.
 
         Returns:
-            ``(body_ids, hand_ids, token_lengths)``: ids ``(B, T // unit)`` long each, ``-1`` after
+            ``((body_ids, hand_ids), token_lengths)``: ids ``(B, T // unit)`` long each, ``-1`` after
             the valid tokens; token_lengths ``(B,)`` long ``= lengths // unit`` (the same for both
             streams; lengths are cropped to ``floor(L / unit) * unit`` frames as in
             :meth:`MotionVQVAE.encode`).
@@ -200,19 +205,19 @@ class PartAwareVQVAE(FeatureNormalization, nn.Module):
                                self.cfg.down_t, features.device)
         zb, zh = self._embed(features[:, : n * self.unit], masks)
         ids_h = self.hand_quantizer.quantize(zh)
-        qh = _masked(self.hand_quantizer.dequantize(ids_h), masks[-1])
-        fused = _masked(self.fuse(torch.cat([zb, qh], dim=1)), masks[-1])
+        qh = apply_mask(self.hand_quantizer.dequantize(ids_h), masks[-1])
+        fused = apply_mask(self.fuse(torch.cat([zb, qh], dim=1)), masks[-1])
         ids_b = self.body_quantizer.quantize(fused)
-        return ids_b.masked_fill(~tok, -1), ids_h.masked_fill(~tok, -1), tok_len
+        return (ids_b.masked_fill(~tok, -1), ids_h.masked_fill(~tok, -1)), tok_len
 
     @torch.no_grad()
-    def decode(self, body_ids: torch.Tensor, hand_ids: torch.Tensor,
-               token_lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(self, streams: Sequence[torch.Tensor], token_lengths: torch.Tensor | None = None
+               ) -> torch.Tensor:
         """Normalised whole-body features from both token streams.
 
         Args:
-            body_ids, hand_ids: ``(B, N)`` long each (or ``(N,)``); positions at or beyond
-                ``token_lengths[b]`` are ignored.
+            streams: ``(body_ids, hand_ids)`` as :meth:`encode` returns them, ``(B, N)`` long each
+                (or ``(N,)``); positions at or beyond ``token_lengths[b]`` are ignored.
             token_lengths: ``(B,)`` valid tokens per sequence, ``None`` = all ``N``.
 
         Returns:
@@ -222,16 +227,14 @@ class PartAwareVQVAE(FeatureNormalization, nn.Module):
             ValueError: mismatched shapes, or an id outside its codebook (the message says which
                 stream, the id and the codebook size).
         """
-        if tuple(body_ids.shape) != tuple(hand_ids.shape):
-            raise ValueError(f"body ids {tuple(body_ids.shape)} and hand ids "
-                             f"{tuple(hand_ids.shape)} must have the same shape")
+        body_ids, hand_ids = token_streams(streams, 2)
         try:
-            qb, masks, squeeze = _lookup(self.body_quantizer, body_ids, token_lengths,
+            qb, masks, squeeze = lookup_codes(self.body_quantizer, body_ids, token_lengths,
                                          self.cfg.down_t)
         except ValueError as err:
             raise ValueError(f"body stream: {err}") from None
         try:
-            qh, _, _ = _lookup(self.hand_quantizer, hand_ids, token_lengths, self.cfg.down_t)
+            qh, _, _ = lookup_codes(self.hand_quantizer, hand_ids, token_lengths, self.cfg.down_t)
         except ValueError as err:
             raise ValueError(f"hand stream: {err}") from None
         out = self._decode(qb, qh, masks)

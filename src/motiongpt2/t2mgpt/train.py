@@ -26,15 +26,15 @@ from typing import Any
 
 import torch
 
-from motiongpt2.overrides import apply_overrides as merge_overrides
-
-from ...errors import DatasetError, InputFileError
-from ...atomic import atomic_write_text
-from ...tokenizer.checkpoint import load_checkpoint, resolve_checkpoint
-from ...tokenizer.evaluate import autocast_context, resolve_device
-from ...tokenizer.train import seed_everything
-from ...train_loop import METRICS_FILE, append_jsonl, run_steps, truncate_metrics
-from .checkpoint import load_t2mgpt, restore_state, save_t2mgpt
+from .. import runs
+from ..atomic import atomic_write_text
+from ..errors import DatasetError, InputFileError
+from ..overrides import apply_overrides as merge_overrides
+from ..runtime import autocast_context, resolve_device, seed_everything, set_threads, use_bf16
+from ..tokenizer.checkpoint import load_checkpoint, resolve_checkpoint
+from ..tokenizer.tokens import check_tokens, encode_split
+from ..train_loop import METRICS_FILE, append_jsonl, progress_bar, run_steps, truncate_metrics
+from .checkpoint import load_t2mgpt, save_t2mgpt
 from .config import (
     T2MGPTConfig,
     load_t2mgpt_config,
@@ -42,15 +42,7 @@ from .config import (
     t2mgpt_config_to_dict,
     t2mgpt_config_to_yaml,
 )
-from .data import (
-    TextEncoderLike,
-    check_tokens,
-    encode_split,
-    load_text_bank,
-    make_batch,
-    tokenizer_hash,
-    val_batches,
-)
+from .data import TextEncoderLike, load_text_bank, make_batch, val_batches
 from .model import T2MGPT, masked_token_loss, token_accuracy
 
 __all__ = ["apply_t2mgpt_overrides", "load_tokenizer", "lr_factor", "text_encoder_for", "train_t2mgpt"]
@@ -71,21 +63,20 @@ def lr_factor(step: int, cfg: T2MGPTConfig) -> float:
 
 
 def load_tokenizer(tokenizer_ckpt: str | Path, which: str = "best", device="cpu"):
-    """``(model, step_dir, hash)`` of a tokenizer run/step directory (``best``, else ``latest``)."""
-    p = Path(tokenizer_ckpt)
-    if which == "best" and not (p / "model.safetensors").exists() and not (p / "best").exists():
-        which = "latest"
-    step_dir = resolve_checkpoint(p, which)
+    """``(model, step_dir, hash)`` of a single-stream tokenizer run/step directory (``best``, else
+    ``latest``); ``hash`` is :func:`~motiongpt2.runs.weights_hash`."""
+    step_dir = resolve_checkpoint(tokenizer_ckpt, which, best_falls_back=True)
     ck = load_checkpoint(step_dir, map_location=device, load_trainer_state=False)
-    if ck.config.kind != "vqvae":
-        raise InputFileError(step_dir, f"a {ck.config.kind!r} tokenizer; the T2M-GPT baseline needs kind 'vqvae'")
-    return ck.model.eval(), step_dir, tokenizer_hash(step_dir)
+    if len(ck.model.codebook_sizes) != 1:
+        raise InputFileError(step_dir, f"a {ck.config.kind!r} tokenizer with {len(ck.model.codebook_sizes)} token "
+                             "streams; the T2M-GPT baseline needs a single-stream tokenizer (kind 'vqvae')")
+    return ck.model.eval(), step_dir, runs.weights_hash(step_dir)
 
 
 def text_encoder_for(name: str = "default") -> tuple[TextEncoderLike, str]:
     """The frozen sentence encoder (mean pooling + L2 norm) and a key naming it for caches."""
-    from ..bertscore import DEFAULT_ENCODER_NAME
-    from ..evaluator import SentenceEncoder
+    from ..eval.bertscore import DEFAULT_ENCODER_NAME
+    from ..eval.evaluator import SentenceEncoder
 
     enc = SentenceEncoder.get(name)
     label = DEFAULT_ENCODER_NAME if name == "default" else str(Path(enc.path).resolve())
@@ -157,17 +148,10 @@ def train_t2mgpt(config_path: str | Path, data_root: str | Path, tokenizer_ckpt:
     cfg = apply_t2mgpt_overrides(load_t2mgpt_config(config_path), overrides, config_path)
     tc = cfg.train
     dev = resolve_device(device)
-    if threads is not None:
-        torch.set_num_threads(max(1, int(threads)))
-    elif dev.type == "cpu":
-        torch.set_num_threads(1)
-    amp = dev.type == "cuda" and torch.cuda.is_bf16_supported()
+    set_threads(1 if threads is None and dev.type == "cpu" else threads)
+    amp = use_bf16(dev)
     out = Path(out_dir)
-    latest_exists = (out / "latest").exists()
-    if latest_exists and not resume:
-        raise InputFileError(out, "already holds a training run (a 'latest' checkpoint)",
-                             "resume it, or choose a new output directory")
-    out.mkdir(parents=True, exist_ok=True)
+    latest_exists = runs.open_run(out, resume)
     cache = Path(cache_dir) if cache_dir is not None else out / "cache"
     metrics_path = out / METRICS_FILE
 
@@ -177,10 +161,10 @@ def train_t2mgpt(config_path: str | Path, data_root: str | Path, tokenizer_ckpt:
         text_encoder, enc_key = text_encoder_for(cfg.model.text_encoder)
     else:
         enc_key = _encoder_key(text_encoder)
-    cfg.model.num_codes = int(tok.num_codes)
+    cfg.model.num_codes = int(tok.codebook_sizes[0])
     cfg.model.text_dim = int(text_encoder.dim)
     train_set = encode_split(data_root, train_split, tok, tok_hash, cache, progress=progress, device=dev)
-    check_tokens(train_set, cfg.model.num_codes)
+    check_tokens(train_set, tok.codebook_sizes)
     try:
         val_set = encode_split(data_root, val_split, tok, tok_hash, cache, progress=progress, device=dev)
     except DatasetError as err:
@@ -199,14 +183,11 @@ def train_t2mgpt(config_path: str | Path, data_root: str | Path, tokenizer_ckpt:
         if asdict(ckpt.config.model) != asdict(cfg.model):
             raise InputFileError(config_path, f"the model section differs from the checkpoint {ckpt.path}",
                                  "use the run's own config.yaml, or a new output directory")
-        if ckpt.meta.get("tokenizer_hash") != tok_hash:
+        run_hash = runs.dependency(ckpt.meta, "tokenizer").get("hash")
+        if run_hash != tok_hash:
             raise InputFileError(tokenizer_ckpt, f"tokenizer weights differ from those of {ckpt.path} "
-                                 f"({tok_hash} vs {ckpt.meta.get('tokenizer_hash')})",
-                                 "resume with the tokenizer the run was started with")
-        changed = sorted(k for k, v in asdict(cfg.train).items() if asdict(ckpt.config.train).get(k) != v)
-        if changed:
-            warnings.warn(f"resuming with changed train settings {changed}: the run will not match an "
-                          "uninterrupted one", RuntimeWarning, stacklevel=2)
+                                 f"({tok_hash} vs {run_hash})", "resume with the tokenizer the run was started with")
+        runs.warn_changed(asdict(ckpt.config.train), asdict(cfg.train), ckpt.path)
         model = ckpt.model.to(dev)
         start_step = ckpt.step
     else:
@@ -220,33 +201,28 @@ def train_t2mgpt(config_path: str | Path, data_root: str | Path, tokenizer_ckpt:
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr, betas=tuple(tc.betas))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
-    best_val: float | None = None
-    best_step: int | None = None
+    best_val, best_step = None, None
     if ckpt is not None:
-        restore_state(ckpt, opt, sched)
-        bm = ckpt.meta.get("metrics", {})
-        if "best_val_loss" in bm:
-            best_val, best_step = float(bm["best_val_loss"]), int(bm.get("best_step", 0))
+        runs.restore_trainer_state(ckpt.trainer_state, ckpt.path, opt, sched)
+        best_val, best_step = runs.best_so_far(ckpt.meta, "best_val_loss")
         truncate_metrics(metrics_path, start_step)
         ckpt = None
     n_total = int(tc.max_iters)
     stop_step = n_total if max_steps is None else min(n_total, int(max_steps))
-    extra_meta = {"tokenizer": str(Path(tok_dir).resolve()), "tokenizer_hash": tok_hash,
-                  "text_encoder": enc_key, "data_root": str(Path(data_root).expanduser().resolve()),
+    depends_on = {"tokenizer": {"path": str(Path(tok_dir).resolve()), "hash": tok_hash}}
+    extra_meta = {"text_encoder": enc_key, "data_root": str(Path(data_root).expanduser().resolve()),
                   "train_split": train_split, "val_split": val_split}
     atomic_write_text(out / "config.yaml", t2mgpt_config_to_yaml(cfg))
     params = sum(p.numel() for p in model.parameters())
     info = {"type": "info", "step": start_step, "event": "resume" if start_step else "start", "device": str(dev),
             "amp": amp, "total_steps": n_total, "stop_step": stop_step, "params": params,
             "n_train_items": len(train_set), "n_val_pairs": sum(len(b.lengths) for b in vbatches) if vbatches else 0,
-            "threads": torch.get_num_threads(), "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra_meta}
+            "threads": torch.get_num_threads(), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "tokenizer": str(Path(tok_dir).resolve()), "tokenizer_hash": tok_hash, **extra_meta}
     append_jsonl(metrics_path, info)
 
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=stop_step, initial=start_step, unit="step", dynamic_ncols=True, desc="train t2m-gpt",
-                   smoothing=0.05)
+    bar = progress_bar(progress, stop_step, start_step, "train t2m-gpt")
+    if bar is not None:
         bar.write(f"{out}: T2M-GPT {params / 1e6:.2f}M params on {dev} ({torch.get_num_threads()} threads); "
                   f"train {train_set.describe()}; {info['n_val_pairs']} val pairs; steps {start_step}->{stop_step} "
                   f"of {n_total}")
@@ -274,8 +250,8 @@ def train_t2mgpt(config_path: str | Path, data_root: str | Path, tokenizer_ckpt:
         return record
 
     def save(at: int, is_best: bool, metrics: dict[str, float]) -> None:
-        save_t2mgpt(out, model, cfg, step=at, extra_meta=extra_meta, optimizer=opt, scheduler=sched,
-                    metrics=metrics, is_best=is_best, keep_last=keep_last)
+        save_t2mgpt(out, model, cfg, step=at, extra_meta=extra_meta, depends_on=depends_on, optimizer=opt,
+                    scheduler=sched, metrics=metrics, is_best=is_best, keep_last=keep_last)
 
     def postfix(record: dict[str, float], last_val: dict | None) -> dict[str, str]:
         post = {"loss": f"{record['loss']:.3f}", "lr": f"{record['lr']:.1e}"}
@@ -295,15 +271,10 @@ def train_t2mgpt(config_path: str | Path, data_root: str | Path, tokenizer_ckpt:
         describe_val=lambda r: (f"val loss {r['loss']:.4f}, token acc {100 * r['token_acc']:.1f}%, "
                                 f"end acc {100 * r['end_acc']:.1f}%"),
         callback=callback, where=str(out))
-    if bar is not None:
-        bar.close()
-    append_jsonl(metrics_path, {"type": "info", "step": loop.final_step,
-                                "event": "interrupted" if loop.interrupted else "stop",
-                                "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
-    latest = (out / "latest").read_text().strip() if (out / "latest").exists() else None
+    latest = runs.pointed_step(out)
     return {"out_dir": str(out), "device": str(dev), "start_step": start_step, "final_step": loop.final_step,
             "total_steps": n_total, "interrupted": loop.interrupted, "resumed": start_step > 0,
-            "checkpoint": str(out / latest) if latest else None, "best_step": loop.best_step,
+            "checkpoint": str(latest) if latest else None, "best_step": loop.best_step,
             "best_val_loss": loop.best_val, "first_val": loop.first_val, "last_val": loop.last_val,
             "train_losses": loop.train_losses, "steps_per_s": loop.steps_per_s(start_step), "params": params,
             "n_train_items": len(train_set), "tokenizer": str(tok_dir), "tokenizer_hash": tok_hash}
