@@ -6,7 +6,6 @@ the target skeleton so that the uniform-skeleton step has work to do.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np

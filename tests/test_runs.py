@@ -1,7 +1,6 @@
 """The shared run format: step folders, pointers, meta, trainer state, and the generator registry."""
 from __future__ import annotations
 
-import json
 
 import pytest
 import torch

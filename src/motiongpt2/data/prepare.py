@@ -10,7 +10,6 @@ sources, counts, licences, the command and every skipped input with its reason.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from tqdm import tqdm
 from motiongpt2.data.recipes.base import Caption, ClipSpec, Plan, SourceJob, chunk_ranges
 from motiongpt2.errors import MotionGPT2Error
 from motiongpt2.motion.hands import HandBank, attach_canonical_hands
+from motiongpt2.runtime import git_commit
 
 
 @dataclass
@@ -186,14 +186,6 @@ def _iter_inputs(jobs: list[SourceJob]):
             yield wanted[name], data
 
 
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                              text=True, timeout=5).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def run_plan(plan: Plan, cfg: PrepareConfig, command: str | None = None, progress: bool = True) -> PrepareReport:
     """Execute ``plan`` into ``cfg.out`` (HumanML3D layout) and return the counts."""
     from motiongpt2.data import layout
@@ -252,6 +244,7 @@ def run_plan(plan: Plan, cfg: PrepareConfig, command: str | None = None, progres
         np.save(out / "Std.npy", std)
     frames = sum(r.n_rows for r in records)
     counts = {k: len(v) for k, v in sorted(splits.items())}
+    commit, dirty = git_commit()
     meta = dict(plan.meta)
     meta.update({
         "name": plan.name,
@@ -273,7 +266,8 @@ def run_plan(plan: Plan, cfg: PrepareConfig, command: str | None = None, progres
         "skipped": plan.skipped,
         "failures": failures,
         "command": command or " ".join(sys.argv),
-        "motiongpt2_commit": _git_commit(),
+        "motiongpt2_commit": commit or "unknown",
+        "motiongpt2_commit_dirty": dirty,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     })
     layout.write_dataset_json(out, meta)
