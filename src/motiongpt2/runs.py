@@ -34,9 +34,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -47,7 +45,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .atomic import atomic_write, atomic_write_text
+from .atomic import atomic_folder, atomic_write, atomic_write_text
 from .errors import InputFileError
 from .runtime import git_commit, rng_state, set_rng_state
 
@@ -135,23 +133,8 @@ def write_step_dir(root: str | Path, step: int, fill: Callable[[Path], Any], *, 
     ``best``) pointers are updated and all but the newest ``keep_last`` step folders (never ``best``)
     are removed."""
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
     name = step_name(step)
-    final = root / name
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
-    os.chmod(tmp_dir, 0o755)  # mkdtemp creates 0700 directories
-    try:
-        fill(tmp_dir)
-        if final.exists():  # re-saving a step: move the old one aside, swap, then delete it
-            old = root / f".{name}.old-{os.getpid()}"
-            os.replace(final, old)
-            os.replace(tmp_dir, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp_dir, final)
-    except BaseException:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        raise
+    final = atomic_folder(root / name, fill)
     atomic_write_text(root / LATEST, name + "\n")
     if is_best:
         atomic_write_text(root / BEST, name + "\n")

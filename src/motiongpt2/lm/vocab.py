@@ -151,7 +151,7 @@ class MotionVocab:
             if span[pos:m.start()].strip():
                 problems.append(f"text inside the motion span: {span[pos:m.start()].strip()[:40]!r}")
             pos = m.end()
-            closing, name, code = m.group(1), m.group(2), m.group(3)
+            name, code = m.group(2), m.group(3)
             if code is None:
                 if name not in self.spans:
                     problems.append(f"unknown marker {m.group(0)}")
