@@ -240,6 +240,17 @@ def train_baseline(config: Path, data: Path, tokenizer: Path, out: Path, max_ste
                         device=device, overrides=overrides, progress=progress)
 
 
+def train_lm(config: Path, data: list[Path], out: Path, stage: str, init: Path | None = None,
+             max_steps: int | None = None, resume: bool = True, device: str = "auto", threads: int | None = None,
+             overrides: dict | None = None, shared: Path | None = None, progress: bool = True) -> dict:
+    """Train (or resume) stage ``align`` (2) or ``instruct`` (3) of the motion-language model; returns the
+    summary of :func:`motiongpt2.lm.train.train_lm`."""
+    from motiongpt2.lm.train import train_lm as run
+
+    return run(config, data, out, stage, init=init, max_steps=max_steps, resume=resume, device=device,
+               threads=threads, overrides=overrides, shared=shared, progress=progress)
+
+
 def train_evaluator(data: list[Path], out: Path, config: Path | None = None, max_steps: int | None = None,
                     resume: bool = True, overrides: dict | None = None, progress: bool = True) -> dict:
     """Train (or resume) a text-to-motion evaluator; returns the summary of
@@ -294,3 +305,93 @@ def demo(shared: Path | None = None, out: Path = Path("demo_out"), trials: int =
     caption = text[0].split("#")[0] if text else None
     video = render([clip], Path(out) / f"{clip.stem}.mp4", captions=[caption] if caption else None, title=clip.stem)
     return {"report": report, "clip": clip, "caption": caption, "video": video}
+
+
+# ------------------------------------------------------------------ the motion-language model
+def load_lm(model: Path | str | None, device: str = "cpu", dtype: str = "float32"):
+    """The :class:`~motiongpt2.lm.model.MotionGPT2` of ``-m MODEL_DIR`` (a ``train-lm`` run folder, its
+    best step, else latest; or a step / ``save_pretrained`` folder)."""
+    if model is None:
+        raise MotionGPT2Error("no language model given: pass -m MODEL_DIR (a train-lm run folder or one of its "
+                              "step folders)")
+    from motiongpt2.lm.model import MotionGPT2
+
+    return MotionGPT2.from_pretrained(Path(model), device=device, dtype=dtype)
+
+
+def write_motion(motion, stem: Path | str, video: bool = True, html: bool = True) -> dict[str, Path]:
+    """Write a generated motion: ``STEM.features.npy``, ``STEM.joints.npy`` and, when asked, a rendered
+    ``STEM.mp4`` and an interactive ``STEM.html`` viewer; their paths."""
+    paths = motion.save(stem)
+    captions = [motion.text] if motion.text else None
+    if video:
+        paths["video"] = render([paths["joints"]], Path(f"{stem}.mp4"), fps=motion.fps, captions=captions)
+    if html:
+        paths["html"] = render([paths["joints"]], Path(f"{stem}.html"), fps=motion.fps, captions=captions)
+    return paths
+
+
+def parse_key_pose(spec: str) -> tuple[int, str]:
+    """``"FRAME=FILE[@FRAME]"`` (``--key``) → ``(frame, "FILE[@FRAME]")``."""
+    frame, sep, source = str(spec).partition("=")
+    try:
+        value = int(frame)
+    except ValueError:
+        value = -1
+    if not sep or not source or value < 0:
+        raise MotionGPT2Error(f"--key {spec!r}: write FRAME=FILE[@FRAME], e.g. 40=walk.bvh@12 (frame 40 of the new "
+                              "motion takes the pose of frame 12 of walk.bvh)")
+    return value, source
+
+
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40] or "motion"
+
+
+def generate_motion(text: str, model: Path | str | None, length: int | None = None, seed: int = 0,
+                    init: str | None = None, last: str | None = None, keys: list[str] | None = None,
+                    out: Path | str | None = None, device: str = "cpu", video: bool = True, greedy: bool = False,
+                    temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> dict:
+    """Text (+ optional pose controls ``FILE[@FRAME]`` / ``FRAME=FILE[@FRAME]``) to motion, written under
+    ``out`` (:func:`write_motion`; default stem: the text).  Returns ``{"motion", "paths"}``."""
+    lm = load_lm(model, device)
+    key_poses = [parse_key_pose(k) for k in keys] if keys else None
+    motion = lm.generate(text, init_pose=init, last_pose=last, key_poses=key_poses, length=length, seed=seed,
+                         greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
+    stem = Path(out) if out is not None else Path(_slug(text))
+    return {"motion": motion, "paths": write_motion(motion, stem, video=video)}
+
+
+def caption_motion(motion: str | Path, model: Path | str | None, seed: int = 0, device: str = "cpu"):
+    """The caption (:class:`~motiongpt2.lm.model.Caption`) of a motion file or ``DATASET_ROOT:CLIP_ID``."""
+    return load_lm(model, device).caption(str(motion), seed=seed)
+
+
+def complete_motion(motion: str | Path, model: Path | str | None, end: str | Path | None = None,
+                    length: int | None = None, seed: int = 0, out: Path | str | None = None, device: str = "cpu",
+                    video: bool = True) -> dict:
+    """Continue ``motion`` (``end=None``: prediction) or fill in between ``motion`` and ``end``; ``length``
+    frames in all.  Returns ``{"motion", "paths"}``."""
+    lm = load_lm(model, device)
+    if end is None:
+        result = lm.predict(str(motion), length=length, seed=seed)
+    else:
+        result = lm.inbetween(str(motion), str(end), length=length, seed=seed)
+    name = Path(str(motion).rsplit(":", 1)[-1]).name.split(".")[0] or "motion"
+    stem = Path(out) if out is not None else Path(f"{name}_{'predict' if end is None else 'inbetween'}")
+    return {"motion": result, "paths": write_motion(result, stem, video=video)}
+
+
+def compose_motion(texts: list[str], model: Path | str | None, lengths: list[int] | None = None, seed: int = 0,
+                   blend_frames: int = 8, out: Path | str | None = None, device: str = "cpu",
+                   video: bool = True) -> dict:
+    """One continuous motion from several texts (:meth:`~motiongpt2.lm.model.MotionGPT2.compose`).
+    Returns ``{"motion", "paths"}``."""
+    if lengths and len(lengths) != len(texts):
+        raise MotionGPT2Error(f"--length given {len(lengths)} times for {len(texts)} texts: give one per text or none")
+    lm = load_lm(model, device)
+    motion = lm.compose(texts, lengths=lengths or None, seed=seed, blend_frames=blend_frames)
+    stem = Path(out) if out is not None else Path("composed")
+    return {"motion": motion, "paths": write_motion(motion, stem, video=video)}

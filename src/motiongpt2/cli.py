@@ -245,6 +245,36 @@ def train_baseline(
                   f"at step {summary.get('best_step')}; checkpoints in {out}", highlight=False)
 
 
+@app.command("train-lm")
+@user_errors
+def train_lm(
+    stage: str = typer.Option(..., "--stage", help="align (stage 2: text<->motion pairs + text-only captions) | instruct (stage 3: all tasks)"),
+    config: Path = typer.Option(..., "--config", "-c", help="Language-model YAML (configs/lm/*.yaml)"),
+    data: List[Path] = typer.Option(..., "--data", "-d", help="Prepared dataset folder(s); their splits are joined"),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder: checkpoints (each loadable with load_pretrained), metrics.jsonl"),
+    init: Optional[Path] = typer.Option(None, help="Start from this language-model run (its best, else latest step), e.g. the stage-align run"),
+    shared: Optional[Path] = typer.Option(None, help="Shared data folder with annotations/ (stage-2 text-only captions) [default: ../shared/data]"),
+    max_steps: Optional[int] = typer.Option(None, help="Stop at this global step (the LR schedule still follows the config)"),
+    resume: bool = typer.Option(True, help="Continue from the run folder's latest checkpoint"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda (bf16 autocast on CUDA; use `accelerate launch` for several GPUs)"),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for torch"),
+    override: Optional[List[str]] = typer.Option(None, help="Config override KEY=VALUE, e.g. train.max_steps=50"),
+):
+    """Fine-tune the language model with LoRA on motion tokens: stage align, then stage instruct.
+
+    Example: [bold]motiongpt2 train-lm --stage align -c configs/lm/smollm2_align_cpu.yaml -d ~/.cache/motiongpt2/datasets/real-body -o runs/lm_align[/]
+    then [bold]motiongpt2 train-lm --stage instruct -c configs/lm/smollm2_instruct_cpu.yaml -d ~/.cache/motiongpt2/datasets/real-body -o runs/lm_instruct --init runs/lm_align[/]
+    """
+    summary = api.train_lm(config, list(data), out, stage, init=init, max_steps=max_steps, resume=resume,
+                           device=device, threads=threads, overrides=_parse_overrides(override) or None, shared=shared)
+    best = summary.get("best_val_loss")
+    console.print(f"[bold green]done[/] stage {summary['stage']} step {summary['final_step']} on {summary['device']}"
+                  + (f"; best val loss {best:.4f} at step {summary['best_step']}" if best is not None else "")
+                  + f"; checkpoints in {summary['out_dir']}", highlight=False)
+    if summary.get("interrupted"):
+        raise typer.Exit(130)
+
+
 @app.command("train-evaluator")
 @user_errors
 def train_evaluator(
@@ -270,7 +300,7 @@ def evaluate(
     task: str = typer.Option("t2m", help="t2m | t2m-init | t2m-last | t2m-key | m2t | predict | inbetween | tokenizer"),
     data: List[Path] = typer.Option(..., "--data", "-d", help="Prepared dataset folder(s)"),
     evaluator: Path = typer.Option(..., "--evaluator", "-e", help="train-evaluator run folder, or an official finest.tar"),
-    generator: Optional[str] = typer.Option(None, help="Model to evaluate: KIND:RUN, e.g. tokenizer:RUN or t2mgpt:RUN [default: Real + baselines only]"),
+    generator: Optional[str] = typer.Option(None, help="Model to evaluate: KIND:RUN, e.g. tokenizer:RUN, t2mgpt:RUN or lm:RUN (a train-lm run) [default: Real + baselines only]"),
     split: str = typer.Option("test", help="Split (a validation split is always labelled VALIDATION)"),
     replications: int = typer.Option(20, help="Replications (the protocol uses 20; mean ± 1.96·σ/√n)"),
     seed: int = typer.Option(0, help="Base seed of every random draw"),
@@ -302,6 +332,111 @@ def demo(
     res = api.demo(shared=shared, out=out, trials=trials, on_prepared=_print_report)
     console.print(f"[bold green]rendered[/] {res['video']} — {res['caption']!r}")
 
+
+
+_MODEL_HELP = "Language model: a train-lm run folder (its best step, else latest) or a step folder"
+
+
+def _print_written(motion, paths: dict) -> None:
+    for p in paths.values():
+        print(p)
+    console.print(f"[bold green]wrote[/] {motion.frames} frames ({motion.seconds:.1f} s at {motion.fps:g} fps)",
+                  highlight=False)
+    for line in motion.problems:
+        console.print(f"[yellow]model output problem:[/] {line}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@user_errors
+def generate(
+    text: str = typer.Argument(..., help="What the person does, e.g. \"a person walks forward and waves\""),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
+    length: Optional[int] = typer.Option(None, help="Frames at 20 fps (rounded down to 4; at most 196) \\[default: the model decides]"),
+    seed: int = typer.Option(0, help="Sampling seed (same seed, same motion)"),
+    init: Optional[str] = typer.Option(None, help="Initial pose: FILE\\[@FRAME] (BVH/AMC/.npy) or DATASET_ROOT:CLIP_ID\\[@FRAME]"),
+    last: Optional[str] = typer.Option(None, help="Last pose: FILE\\[@FRAME] or DATASET_ROOT:CLIP_ID\\[@FRAME] \\[frame default: the last]"),
+    key: Optional[List[str]] = typer.Option(None, help="Key pose FRAME=FILE\\[@FRAME] (repeat the option)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output stem: STEM.features.npy, STEM.joints.npy, STEM.mp4, STEM.html \\[default: from the text]"),
+    video: bool = typer.Option(True, help="Render STEM.mp4 (the .html viewer is always written)"),
+    greedy: bool = typer.Option(False, help="Greedy decoding instead of sampling"),
+    temperature: float = typer.Option(1.0, help="Sampling temperature"),
+    top_k: int = typer.Option(0, help="Sample among the k most likely tokens (0: off)"),
+    top_p: float = typer.Option(1.0, help="Nucleus sampling mass (1: off)"),
+    device: str = typer.Option("cpu", help="cpu | cuda | auto"),
+):
+    """Generate a motion from text, optionally from a given initial / last pose or through key poses.
+
+    Example: [bold]motiongpt2 generate "a person walks forward and waves" -m runs/lm_instruct --length 120 --out walk[/]
+    (add [bold]--init walk.bvh@0[/], [bold]--last data/cmu:004041@-1[/] or [bold]--key 40=take.bvh@12[/] for pose control)
+    """
+    res = api.generate_motion(text, model, length=length, seed=seed, init=init, last=last, keys=key, out=out,
+                              device=device, video=video, greedy=greedy, temperature=temperature, top_k=top_k,
+                              top_p=top_p)
+    _print_written(res["motion"], res["paths"])
+
+
+@app.command()
+@user_errors
+def caption(
+    motion: str = typer.Argument(..., help="Motion: BVH/AMC, joints .npy, features .npy, or DATASET_ROOT:CLIP_ID"),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
+    seed: int = typer.Option(0, help="Seed (used only when the greedy caption fails and is retried)"),
+    device: str = typer.Option("cpu", help="cpu | cuda | auto"),
+):
+    """Describe a motion in words (printed on stdout).
+
+    Example: [bold]motiongpt2 caption walk.bvh -m runs/lm_instruct[/]
+    """
+    text = api.caption_motion(motion, model, seed=seed, device=device)
+    print(text)
+    for line in text.problems:
+        console.print(f"[yellow]model output problem:[/] {line}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@user_errors
+def complete(
+    motion: str = typer.Argument(..., help="The given motion (the beginning): BVH/AMC, .npy or DATASET_ROOT:CLIP_ID"),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
+    predict: bool = typer.Option(False, "--predict", help="Continue the motion"),
+    inbetween: Optional[str] = typer.Option(None, "--inbetween", help="END_FILE: fill in the motion between MOTION and this end"),
+    length: Optional[int] = typer.Option(None, help="Frames of the whole result, given parts included \\[default: the model decides]"),
+    seed: int = typer.Option(0, help="Sampling seed"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output stem (.features.npy, .joints.npy, .mp4, .html)"),
+    video: bool = typer.Option(True, help="Render STEM.mp4"),
+    device: str = typer.Option("cpu", help="cpu | cuda | auto"),
+):
+    """Complete a motion: predict how it goes on, or fill in the frames between a start and an end.
+
+    Example: [bold]motiongpt2 complete start.bvh -m runs/lm_instruct --predict --length 160 --out cont[/]
+    or [bold]motiongpt2 complete start.bvh -m runs/lm_instruct --inbetween end.bvh --length 120 --out mid[/]
+    """
+    if predict == (inbetween is not None):
+        raise MotionGPT2Error("choose one of --predict and --inbetween END_FILE")
+    res = api.complete_motion(motion, model, end=inbetween, length=length, seed=seed, out=out, device=device,
+                              video=video)
+    _print_written(res["motion"], res["paths"])
+
+
+@app.command()
+@user_errors
+def compose(
+    texts: List[str] = typer.Argument(..., help="The texts, in order: one segment each"),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
+    length: Optional[List[int]] = typer.Option(None, help="Frames of each segment (repeat once per text) \\[default: the model decides]"),
+    blend: int = typer.Option(8, help="Frames cross-faded at each seam"),
+    seed: int = typer.Option(0, help="Sampling seed"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output stem \\[default: composed]"),
+    video: bool = typer.Option(True, help="Render STEM.mp4"),
+    device: str = typer.Option("cpu", help="cpu | cuda | auto"),
+):
+    """Compose one long motion from several texts: each segment starts where the previous one ended.
+
+    Example: [bold]motiongpt2 compose "a person walks forward" "the person sits down" -m runs/lm_instruct --out story[/]
+    """
+    res = api.compose_motion(list(texts), model, lengths=list(length) if length else None, seed=seed,
+                             blend_frames=blend, out=out, device=device, video=video)
+    _print_written(res["motion"], res["paths"])
 
 def main() -> None:  # pragma: no cover
     app()

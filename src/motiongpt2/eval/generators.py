@@ -3,7 +3,8 @@
 ``motiongpt2 evaluate --generator KIND:RUN`` (and :func:`load_generator`) looks ``KIND`` up in the
 registry and calls its loader with the run folder: ``tokenizer:runs/vq`` (reconstruction with a trained
 tokenizer, :class:`TokenizerReconstructor`), ``t2mgpt:runs/t2mgpt`` (the T2M-GPT baseline,
-:func:`motiongpt2.t2mgpt.load_generator`).  A new model family registers itself once::
+:func:`motiongpt2.t2mgpt.load_generator`), ``lm:runs/lm_instruct`` (the motion-language model, every
+task; :class:`motiongpt2.lm.generator.LMGenerator`).  A new model family registers itself once::
 
     from motiongpt2.eval.generators import register_generator
 
@@ -132,3 +133,4 @@ class TokenizerReconstructor:
 
 
 register_generator("t2mgpt", "motiongpt2.t2mgpt.generate:load_generator")
+register_generator("lm", "motiongpt2.lm.generator:load_generator")
