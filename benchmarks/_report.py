@@ -47,10 +47,21 @@ def dirty_files() -> list[str]:
     return [line[3:] for line in out.splitlines() if line[3:].strip() != "BENCHMARKS.md"]
 
 
+def worktrees() -> list[Path]:
+    """Every checkout of this repository (``git worktree``: a long job may run in a second checkout)."""
+    try:
+        out = subprocess.run(["git", "worktree", "list", "--porcelain"], cwd=ROOT, capture_output=True,
+                             text=True).stdout
+    except OSError:
+        return [ROOT]
+    return [Path(line.split(" ", 1)[1]) for line in out.splitlines() if line.startswith("worktree ")] or [ROOT]
+
+
 def portable(text: str) -> str:
-    """Replace machine-specific paths: the checkout by ``.``, the home folder by ``~``, shared data by ``$SHARED``."""
+    """Replace machine-specific paths: a checkout by ``.``, the home folder by ``~``, shared data by ``$SHARED``."""
     shared = (ROOT.parent / "shared" / "data").resolve()
-    for path, short in ((shared, "$SHARED"), (ROOT, "."), (Path.home(), "~")):
+    checkouts = sorted(set(worktrees()) | {ROOT}, key=lambda p: -len(str(p)))
+    for path, short in ((shared, "$SHARED"), *((c, ".") for c in checkouts), (Path.home(), "~")):
         text = text.replace(str(path) + "/", short + "/").replace(str(path), short)
     return text
 
