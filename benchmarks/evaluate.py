@@ -27,6 +27,17 @@ from motiongpt2.eval.protocol import evaluate, format_markdown  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
+def selection_text(meta: dict) -> str:
+    """How the evaluator checkpoint was selected, from its ``meta.json``."""
+    sel, metrics = meta.get("selection") or {}, meta.get("metrics") or {}
+    name = sel.get("metric", "R@3")
+    value = metrics.get(f"val_{name}", metrics.get(name, float("nan")))
+    text = f"selected on {name} = {value:.3f}"
+    if sel.get("note"):
+        text += f" over {sel.get('n_selection_pairs', '?')} pairs: {sel['note']}"
+    return text
+
+
 def first_table(markdown: str) -> str:
     """The first Markdown table (consecutive ``|`` lines) of ``markdown``."""
     out = []
@@ -64,7 +75,7 @@ def main() -> None:
         f"movement conv {ev.cfg.dim_movement_enc_hidden}/{ev.cfg.dim_movement_latent} + BiGRU {ev.cfg.dim_motion_hidden}; "
         f"co-embedding {ev.cfg.dim_coemb_hidden}), checkpoint `{ev.meta.get('path')}` (step {ev.meta.get('step')}, "
         f"trained on {train_meta.get('train_pairs', '?')} train pairs of {', '.join(train_meta.get('datasets', []))}; "
-        f"selected on val R@3 = {ev.meta.get('metrics', {}).get('R@3', float('nan')):.3f}).",
+        f"{selection_text(ev.meta)}).",
         "",
         f"Test split: {res['n_pairs']} pairs ({res['n_clips']} clips) from {' + '.join(res['datasets'])}; "
         f"{res['replications']} replications, seed {res['seed']}, torch threads {args.threads}.",
