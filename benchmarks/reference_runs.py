@@ -94,7 +94,8 @@ def describe(step: dict) -> list[str]:
     if best is not None and (best / "meta.json").exists():
         meta = json.loads((best / "meta.json").read_text())
     selection = {k: v for k, v in (meta.get("metrics") or {}).items() if isinstance(v, (int, float))}
-    shown = ", ".join(f"{k} {v:.4g}" for k, v in list(selection.items())[:8]) or "-"
+    first = sorted(selection, key=lambda k: not (k.startswith("best_") or "select" in k))  # the selection metric first
+    shown = ", ".join(f"{k} {selection[k]:.4g}" for k in first[:8]) or "-"
     cmd = " ".join(shlex.quote(a) for a in step["cmd"][0]).replace(CLI, "motiongpt2")
     return [
         f"### {step['name']}",
