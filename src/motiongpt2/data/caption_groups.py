@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .layout import read_dataset_json
+from .corpora import clip_records
 
 __all__ = ["CAPTION_GROUPS", "NATURAL", "LABEL", "caption_group_of_sources", "caption_groups"]
 
@@ -56,15 +56,10 @@ def _group_from_meta(meta: dict) -> str | None:
 
 def caption_groups(root: str | Path, ids: Sequence[str]) -> list[str]:
     """One caption group (:data:`NATURAL` or :data:`LABEL`) per clip id of the dataset at ``root``."""
-    try:
-        clips = read_dataset_json(root).get("clips", {}) or {}
-    except (OSError, ValueError):
-        clips = {}
-    if not isinstance(clips, dict):
-        clips = {}
+    clips = clip_records(root)
     out = []
     for cid in ids:
         meta = clips.get(cid)
-        group = _group_from_meta(meta) if isinstance(meta, dict) else None
+        group = _group_from_meta(meta) if meta is not None else None
         out.append(group or (NATURAL if not clips else LABEL))
     return out

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .layout import read_dataset_json
 
-__all__ = ["corpus_labels"]
+__all__ = ["clip_records", "corpus_labels"]
 
 
 def _source_path(source: str) -> str:
@@ -40,14 +40,21 @@ def _labels_from_sources(sources: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def corpus_labels(root: str | Path, ids: Sequence[str]) -> list[str]:
-    """One corpus name per clip id of the prepared dataset at ``root`` (see the module docstring)."""
+def clip_records(root: str | Path) -> dict[str, dict]:
+    """``dataset.json``'s per-clip records ``{clip_id: {...}}`` of the dataset at ``root`` (``{}`` when the
+    file is absent, unreadable or holds no such mapping)."""
     try:
         clips = read_dataset_json(root).get("clips", {}) or {}
-    except (OSError, ValueError):
-        clips = {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {cid: c for cid, c in clips.items() if isinstance(c, dict)} if isinstance(clips, dict) else {}
+
+
+def corpus_labels(root: str | Path, ids: Sequence[str]) -> list[str]:
+    """One corpus name per clip id of the prepared dataset at ``root`` (see the module docstring)."""
+    clips = clip_records(root)
     default = Path(root).name
-    named = {cid: str(c["corpus"]) for cid, c in clips.items() if isinstance(c, dict) and c.get("corpus")}
+    named = {cid: str(c["corpus"]) for cid, c in clips.items() if c.get("corpus")}
     derived = _labels_from_sources({cid: str(c["source"]) for cid, c in clips.items()
-                                    if isinstance(c, dict) and "corpus" not in c and c.get("source")})
+                                    if "corpus" not in c and c.get("source")})
     return [named.get(i) or derived.get(i) or default for i in ids]
