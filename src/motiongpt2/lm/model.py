@@ -76,6 +76,7 @@ import torch
 from .. import runs
 from ..errors import InputFileError, MotionGPT2Error
 from ..tokenizer.data import mix_seed
+from ..tokenizer.tokens import decode_tokens, encode_features
 from .decoding import decode
 from .instructions import SECONDS_PER_TOKEN, build_prompt, format_chat, load_prompts
 from .pretrained import MOTION_TOKENIZER_DIR, LoadedLM, load_pretrained, save_pretrained
@@ -439,34 +440,17 @@ class MotionGPT2:
     @torch.no_grad()
     def encode(self, features: np.ndarray) -> np.ndarray:
         """``(T, D)`` raw features → ``(T // unit, S)`` tokens."""
-        x = torch.as_tensor(np.asarray(features, np.float32), device=self.device)
+        x = np.asarray(features, np.float32)
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise MotionGPT2Error(f"features of shape {tuple(x.shape)} do not fit the motion tokenizer "
                                   f"((T, {self.dim}) expected)")
         if len(x) < self.unit:
             raise MotionGPT2Error(f"a motion of {len(x)} frames is shorter than one token ({self.unit} frames)")
-        streams, _ = self.motion.encode(self.motion.normalize(x)[None], torch.tensor([len(x)], device=self.device))
-        return torch.stack([s[0] for s in streams], -1).cpu().numpy().astype(np.int64)
+        return encode_features(self.motion, [x], device=self.device)[0]
 
-    @torch.no_grad()
     def decode_tokens(self, tokens_list: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Token arrays ``(N, S)`` → raw ``(N · unit, D)`` float32 features (one batch)."""
-        out: list[np.ndarray | None] = [None] * len(tokens_list)
-        idx = [i for i, t in enumerate(tokens_list) if len(t)]
-        for i in range(len(tokens_list)):
-            if i not in idx:
-                out[i] = np.zeros((0, self.dim), np.float32)
-        for s in range(0, len(idx), max(self.batch_size, 1)):
-            chunk = idx[s:s + self.batch_size]
-            n = torch.tensor([len(tokens_list[i]) for i in chunk], device=self.device)
-            ids = torch.full((len(chunk), int(n.max()), self.n_streams), -1, dtype=torch.long, device=self.device)
-            for b, i in enumerate(chunk):
-                ids[b, :len(tokens_list[i])] = torch.as_tensor(np.asarray(tokens_list[i]).reshape(-1, self.n_streams))
-            feats = self.motion.denormalize(self.motion.decode(tuple(ids[..., k] for k in range(self.n_streams)), n))
-            feats = feats.float().cpu().numpy()
-            for b, i in enumerate(chunk):
-                out[i] = feats[b, :int(n[b]) * self.unit].copy()
-        return out  # type: ignore[return-value]
+        return decode_tokens(self.motion, tokens_list, batch_size=self.batch_size, device=self.device)
 
     def _joints(self, features: np.ndarray) -> np.ndarray:
         from ..motion.features import recover_from_ric

@@ -28,6 +28,7 @@ import torch
 
 from .. import runs
 from ..tokenizer.data import mix_seed
+from ..tokenizer.tokens import decode_tokens
 from .checkpoint import load_t2mgpt
 from .model import T2MGPT
 
@@ -131,17 +132,7 @@ class T2MGPTGenerator:
     @torch.no_grad()
     def decode(self, token_lists: Sequence[Sequence[int]]) -> list[np.ndarray]:
         """Raw (denormalised) ``(len·unit, D)`` features of token lists."""
-        res: list[np.ndarray] = []
-        for s in range(0, len(token_lists), self.batch_size):
-            chunk = token_lists[s: s + self.batch_size]
-            n = torch.tensor([len(t) for t in chunk])
-            ids = torch.full((len(chunk), int(n.max())), -1, dtype=torch.long)
-            for b, t in enumerate(chunk):
-                ids[b, : len(t)] = torch.tensor(t, dtype=torch.long)
-            feats = self.tokenizer.denormalize(self.tokenizer.decode((ids.to(self.device),), n.to(self.device)))
-            feats = feats.float().cpu().numpy()
-            res += [feats[b, : int(n[b]) * self.unit].copy() for b in range(len(chunk))]
-        return res
+        return decode_tokens(self.tokenizer, token_lists, batch_size=self.batch_size, device=self.device)
 
     def generate_t2m(self, captions: Sequence[str], lengths: Sequence[int] | None = None, seed: int = 0
                      ) -> list[np.ndarray]:

@@ -28,7 +28,7 @@ import torch
 from ..atomic import atomic_savez
 from ..errors import DatasetError, InputFileError
 
-__all__ = ["TokenSet", "check_tokens", "encode_features", "encode_split"]
+__all__ = ["TokenSet", "check_tokens", "decode_tokens", "encode_features", "encode_split"]
 
 #: Bumped when the cache layout changes (old files are then re-encoded).
 CACHE_VERSION = 2
@@ -60,6 +60,30 @@ def encode_features(tokenizer, arrays: Sequence[np.ndarray], batch_size: int = 6
         for b, i in enumerate(idx):
             out[i] = ids[b, : n_tok[b]].astype(np.int64)
     return out  # type: ignore[return-value]
+
+
+@torch.no_grad()
+def decode_tokens(tokenizer, tokens_list: Sequence[np.ndarray], batch_size: int = 64,
+                  device: str | torch.device = "cpu") -> list[np.ndarray]:
+    """Raw (de-normalised) float32 features ``(N·u, D)`` of token arrays ``(N, S)`` (or ``(N,)`` for one
+    stream), decoded in batches; an empty array gives ``(0, D)``. The inverse of :func:`encode_features`."""
+    n_streams = len(tokenizer.codebook_sizes)
+    dim = int(tokenizer.mean.numel()) if hasattr(tokenizer, "mean") else None
+    arrays = [np.asarray(t, np.int64).reshape(-1, n_streams) for t in tokens_list]
+    out: list[np.ndarray | None] = [None] * len(arrays)
+    idx = [i for i, t in enumerate(arrays) if len(t)]
+    for s in range(0, len(idx), max(int(batch_size), 1)):
+        chunk = idx[s: s + batch_size]
+        n = torch.tensor([len(arrays[i]) for i in chunk], device=device)
+        ids = torch.full((len(chunk), int(n.max()), n_streams), -1, dtype=torch.long, device=device)
+        for b, i in enumerate(chunk):
+            ids[b, : len(arrays[i])] = torch.from_numpy(arrays[i])
+        feats = tokenizer.denormalize(tokenizer.decode(tuple(ids[..., k] for k in range(n_streams)), n))
+        feats = feats.float().cpu().numpy()
+        dim = feats.shape[-1]
+        for b, i in enumerate(chunk):
+            out[i] = feats[b, : int(n[b]) * tokenizer.unit].copy()
+    return [np.zeros((0, dim or 0), np.float32) if o is None else o for o in out]
 
 
 @dataclass
