@@ -190,16 +190,19 @@ def apply_lora(model: nn.Module, settings: LoraSettings = LoraSettings()) -> nn.
 
 
 # ------------------------------------------------------------------------------ optimiser, report
-def param_groups(model: nn.Module, lr: float, weight_decay: float) -> list[dict[str, Any]]:
-    """Optimiser parameter groups of the trainable weights: matrices with ``weight_decay``; embedding
-    matrices restricted to rows, biases and norm weights with ``weight_decay=0`` (decay would move
-    the frozen rows)."""
-    decay, no_decay = [], []
+def param_groups(model: nn.Module, lr: float, weight_decay: float, rows_lr: float | None = None) -> list[dict[str, Any]]:
+    """Optimiser parameter groups of the trainable weights: matrices with ``weight_decay``; biases and
+    norm weights with ``weight_decay=0``; embedding matrices restricted to their new rows with
+    ``weight_decay=0`` (decay would move the frozen rows) and learning rate ``rows_lr`` (``None``:
+    ``lr``).  Empty groups are left out."""
+    decay, no_decay, rows = [], [], []
     for p in model.parameters():
         if p.requires_grad:
-            (no_decay if p.ndim < 2 or hasattr(p, ROWS_ATTR) else decay).append(p)
-    return [{"params": decay, "lr": lr, "weight_decay": weight_decay},
-            {"params": no_decay, "lr": lr, "weight_decay": 0.0}]
+            (rows if hasattr(p, ROWS_ATTR) else no_decay if p.ndim < 2 else decay).append(p)
+    groups = [{"params": decay, "lr": lr, "weight_decay": weight_decay},
+              {"params": no_decay, "lr": lr, "weight_decay": 0.0},
+              {"params": rows, "lr": lr if rows_lr is None else rows_lr, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
 
 
 def trainable_report(model: nn.Module, bound: BoundVocab) -> dict[str, float]:

@@ -75,7 +75,8 @@ class TrainSettings:
             run gives the same curve on 1 or N GPUs (up to float rounding).
         grad_accum: micro-batches accumulated per optimizer step (per process).
         lr, betas, weight_decay: AdamW over :func:`~.adapt.param_groups` (no decay on embedding rows,
-            biases, norms).  grad_clip: max gradient norm (``None``: off).
+            biases, norms).  rows_lr_scale: the new embedding rows learn at ``rows_lr_scale · lr``
+            (freshly drawn rows have far to travel; LoRA weights do not).  grad_clip: max gradient norm (``None``: off).
         schedule: ``cosine`` (linear warm-up, then cosine decay to ``min_lr_ratio · lr`` at the last
             step) or ``constant`` (linear warm-up, then ``lr``).  warmup_steps: in optimizer steps.
         max_steps: run length in optimizer steps; ``None``: ``ceil(epochs · epoch_size / batch_size)``.
@@ -92,6 +93,7 @@ class TrainSettings:
     lr: float = 2.0e-4
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     weight_decay: float = 0.0
+    rows_lr_scale: float = 1.0
     grad_clip: float | None = 1.0
     schedule: str = "cosine"
     warmup_steps: int = 0
@@ -233,6 +235,8 @@ def stage_train(cfg: LMConfig, stage: str, source: str | Path = "<config>") -> T
         raise InputFileError(source, "train.max_steps and train.epochs are both null", "set one of them")
     if min(t.batch_size, t.grad_accum, t.eval_every, t.save_every, t.log_every) < 1:
         raise InputFileError(source, "train.batch_size, grad_accum, eval_every, save_every and log_every must be >= 1")
+    if not t.rows_lr_scale > 0:
+        raise InputFileError(source, f"train.rows_lr_scale must be > 0, got {t.rows_lr_scale}")
     if t.batch_size % t.grad_accum:
         raise InputFileError(source, f"train.batch_size {t.batch_size} is not a multiple of train.grad_accum "
                              f"{t.grad_accum}")

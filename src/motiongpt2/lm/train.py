@@ -392,7 +392,7 @@ def train_lm(config_path: str | Path, data_roots: str | Path | Sequence[str | Pa
     # ------------------------------------------------------------ optimiser, accelerate, schedule
     n_total = tc.total_steps(stream.epoch_size)
     stop_step = n_total if max_steps is None else min(n_total, int(max_steps))
-    opt = torch.optim.AdamW(param_groups(model, tc.lr, tc.weight_decay), lr=tc.lr, betas=tuple(tc.betas))
+    opt = torch.optim.AdamW(param_groups(model, tc.lr, tc.weight_decay, rows_lr=tc.lr * tc.rows_lr_scale), lr=tc.lr, betas=tuple(tc.betas))
     ds = getattr(acc.state, "deepspeed_plugin", None)
     if ds is not None:
         ds.deepspeed_config.update({"train_micro_batch_size_per_gpu": micro, "gradient_accumulation_steps": 1,
