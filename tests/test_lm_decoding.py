@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from transformers import (GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, LogitsProcessorList, T5Config,
                           T5ForConditionalGeneration)
 
-from motiongpt2.lm.decoding import MODES, DecodeResult, MotionConstraint, decode, motion_text, parse_motion_ids
+from motiongpt2.lm import decoding
+from motiongpt2.lm.decoding import (MODES, DecodeResult, MotionConstraint, RestrictedHead, decode, motion_text,
+                                     parse_motion_ids, restricted_head)
 from motiongpt2.lm.vocab import MotionVocab
 
 V = 64      # model vocabulary: ids 0..19 text (0 pad, 1 EOS), 20.. motion tokens, the rest text again
@@ -392,6 +394,46 @@ def test_batch_independence_sampling(llama, n_streams, filters):
     shuffled = decode(llama, ids[order], mask[order], bound, mode=[modes[j] for j in order], max_new_tokens=20,
                       eos_token_id=EOS, greedy=False, seeds=[seeds[j] for j in order], max_tokens=8, **filters)
     assert shuffled.ids == [batch.ids[j] for j in order]
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2", "t5"])
+@pytest.mark.parametrize("greedy", [True, False])
+@pytest.mark.parametrize("modes", [["motion"] * 4, ["motion", "free", "motion", "text"]])
+def test_restricted_head_gives_the_full_heads_output(request, monkeypatch, arch, greedy, modes):
+    """Computing only the allowed vocabulary rows changes nothing in the output, and the restricted
+    head is really used on motion steps (a few rows of V); the model gets its own head back."""
+    model = request.getfixturevalue(arch)
+    head = model.get_output_embeddings()
+    bound = BOUND[2]
+    ids, mask = left_padded(PROMPTS)
+    kw = dict(mode=modes, target_tokens=[3, None, None, None], max_new_tokens=20, eos_token_id=EOS, max_tokens=6,
+              greedy=greedy, seeds=[1, 2, 3, 4], temperature=1.3)
+    full = decode(model, ids, mask, bound, head_share=0.0, **kw)
+    widths = []
+    real = decoding._restrict
+
+    def spy(wrapper, ok, share):
+        real(wrapper, ok, share)
+        widths.append(None if wrapper.cols is None else len(wrapper.cols))
+    monkeypatch.setattr(decoding, "_restrict", spy)
+    part = decode(model, ids, mask, bound, head_share=1.0, **kw)
+    assert part.ids == full.ids and part.steps == full.steps
+    assert model.get_output_embeddings() is head
+    assert all(w is not None and 0 < w <= V for w in widths)
+    if modes == ["motion"] * 4:
+        assert min(widths) < len(bound.new_ids) < V   # inside the span: one stream's codes + its closer
+
+
+def test_restricted_head_is_put_back_on_errors(llama):
+    head = llama.get_output_embeddings()
+    with pytest.raises(RuntimeError):
+        with restricted_head(llama) as wrapper:
+            assert isinstance(wrapper, RestrictedHead) and llama.get_output_embeddings() is wrapper
+            wrapper.cols = torch.tensor([3, 5])
+            logits = llama(torch.tensor([[3, 4]])).logits
+            assert torch.isinf(logits[..., [0, 1, 2, 4]]).all() and torch.isfinite(logits[..., [3, 5]]).all()
+            raise RuntimeError("boom")
+    assert llama.get_output_embeddings() is head
 
 
 def test_same_seed_same_output(llama):

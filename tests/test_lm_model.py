@@ -3,6 +3,8 @@ tiny random LLaMA (hidden 64) with the real SmolLM2 tokenizer and a tiny motion 
 is initialised from synthetic walks (so different poses get different tokens)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -378,3 +380,42 @@ def test_registering_lm_does_not_import_transformers():
             "print('transformers' in sys.modules, 'motiongpt2.lm.model' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+# ------------------------------------------------------------------------------ inference paths
+def test_merged_lora_decodes_like_the_adapter_and_saves_the_trained_files(model_dir, clip, tmp_path):
+    """Merging LoRA for inference (the default) gives the adapter model's output; int8 quantization
+    gives valid motions; both save the folder they were loaded from."""
+    from motiongpt2.lm.pretrained import load_pretrained
+
+    loaded = load_pretrained(model_dir)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():   # a trained-looking adapter (B = 0 at initialisation would make merging trivial)
+        for name, p in loaded.model.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.05)
+    adapter = MotionGPT2(loaded, optimize=False)
+    a = [adapter.generate(TEXT, length=48, seed=s) for s in (1, 2)]
+    cap_a = adapter.caption(clip[1][:48])
+    merged = MotionGPT2(loaded)             # merges the same weights in place
+    assert not hasattr(merged.model, "peft_config")
+    b = [merged.generate(TEXT, length=48, seed=s) for s in (1, 2)]
+    assert all(np.array_equal(x.tokens, y.tokens) for x, y in zip(a, b))
+    assert merged.caption(clip[1][:48]) == cap_a
+    saved = merged.save_pretrained(tmp_path / "copy")
+    assert (saved / "model.safetensors").read_bytes() == (Path(model_dir) / "model.safetensors").read_bytes()
+    assert not (saved / "trainer.pt").exists()
+
+    q = MotionGPT2.from_pretrained(model_dir, quantize="int8")
+    assert q.quantize == "int8" and "quantized" in type(q.model.model.layers[0].self_attn.q_proj).__module__
+    m = q.generate(TEXT, length=48, seed=1)
+    assert m.problems == () and m.features.shape == (48, 263) and np.isfinite(m.features).all()
+    with pytest.raises(MotionGPT2Error, match="quantize must be one of"):
+        MotionGPT2.from_pretrained(model_dir, quantize="int4")
+
+
+def test_generator_options(model_dir):
+    gen = load_generator(f"lm:{model_dir}", options={"quantize": "int8", "batch_size": 3, "greedy": True})
+    assert gen.model.quantize == "int8" and gen.model.batch_size == 3 and gen.deterministic
+    with pytest.raises(MotionGPT2Error, match="--generator-option colour: not an option of generator kind 'lm'"):
+        load_generator(f"lm:{model_dir}", options={"colour": "red"})

@@ -8,6 +8,9 @@ HumanML3D / KIT-ML caption files (train and test ids) for the stage-2 text-only 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -368,3 +371,31 @@ def test_tiny_model_overfits_real_pairs_and_greedy_decoding_reproduces_them(real
         res = decode(lm.model, ids, None, lm.bound, mode="motion", max_new_tokens=len(want) + 4,
                      eos_token_id=tok.eos_token_id, greedy=True)
         assert res.finished[0] and np.array_equal(res.motion_tokens[0], want), caps[0]
+
+
+@pytest.mark.slow
+def test_two_process_accelerate_launch_matches_one_process(tmp_path, backbone_dir, motion_tok, walks, fake_shared):
+    """DDP on the CPU (gloo): `accelerate launch` with 2 processes x micro-batch 1 x 2 accumulation steps
+    gives the losses and weights of 1 process x micro-batch 2 x 2 steps (the same global batch of 4)."""
+    sets = [f"backbone={backbone_dir}", f"tokenizer={motion_tok}", "lora.dropout=0.0", "train.max_steps=3",
+            "train.eval_every=1000", "train.save_every=3"]
+    args = ["-m", "motiongpt2.cli", "train-lm", "--stage", "align", "-c", str(TINY), "-d", str(walks),
+            "--shared", str(fake_shared), "--device", "cpu", "--threads", "1",
+            *[x for s in sets for x in ("--override", s)]]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
+    one = subprocess.run([sys.executable, *args, "-o", str(tmp_path / "one")], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert one.returncode == 0, one.stderr[-2000:]
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port",
+              str(29500 + os.getpid() % 1000)]
+    two = subprocess.run([*launch, *args, "-o", str(tmp_path / "two")], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert two.returncode == 0, two.stderr[-2000:]
+    recs = {k: jsonl(tmp_path / k / "metrics.jsonl") for k in ("one", "two")}
+    assert recs["one"][0]["processes"] == 1 and recs["two"][0]["processes"] == 2
+    assert recs["two"][0]["micro_batch"] == 1 and recs["one"][0]["micro_batch"] == 2
+    losses = {k: [r["loss"] for r in v if r["type"] == "train"] for k, v in recs.items()}
+    assert len(losses["one"]) == 3 and np.allclose(losses["one"], losses["two"], rtol=1e-5, atol=1e-6)
+    a, b = (runs.load_tensors(tmp_path / k / "step-00000003") for k in ("one", "two"))
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)

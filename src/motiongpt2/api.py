@@ -263,16 +263,18 @@ def train_evaluator(data: list[Path], out: Path, config: Path | None = None, max
 
 def evaluate(task: str, data: list[Path], evaluator: Path, generator: str | None = None, split: str = "test",
              replications: int = 20, seed: int = 0, out: Path | None = None, retrieval: bool = True,
-             glove_dir: Path | None = None, meta_dir: Path | None = None, progress: bool = True) -> dict:
+             glove_dir: Path | None = None, meta_dir: Path | None = None, progress: bool = True,
+             generator_options: dict | None = None) -> dict:
     """Run one table of the protocol (:func:`motiongpt2.eval.protocol.evaluate`).
 
     ``generator`` is a ``KIND:RUN`` spec of :mod:`motiongpt2.eval.generators` (``None``: the Real row
-    and the baselines only); ``glove_dir`` / ``meta_dir`` are the official evaluator's files.
+    and the baselines only), ``generator_options`` its loader's keyword options; ``glove_dir`` /
+    ``meta_dir`` are the official evaluator's files.
     """
     from motiongpt2.eval.generators import load_generator
     from motiongpt2.eval.protocol import evaluate as run
 
-    gen = load_generator(generator) if generator else None
+    gen = load_generator(generator, options=generator_options) if generator else None
     kwargs = {k: v for k, v in (("glove_dir", glove_dir), ("meta_dir", meta_dir)) if v is not None}
     roots = [str(d) for d in data] if len(data) > 1 else data[0]
     return run(task, roots, evaluator, generator=gen, split=split, replications=replications, seed=seed,

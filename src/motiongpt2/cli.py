@@ -204,13 +204,14 @@ def eval_tokenizer(
         json_out.write_text(json.dumps(results, indent=1, default=str))
 
 
-def _parse_overrides(items: Optional[List[str]]) -> dict:
+def _parse_overrides(items: Optional[List[str]], flag: str = "--override") -> dict:
     import yaml
 
     overrides = {}
     for item in items or []:
         if "=" not in item:
-            raise MotionGPT2Error(f"--override {item!r}: write KEY=VALUE, e.g. train.max_iters=500")
+            raise MotionGPT2Error(f"{flag} {item!r}: write KEY=VALUE, e.g. "
+                                  + ("train.max_iters=500" if flag == "--override" else "quantize=int8"))
         key, value = item.split("=", 1)
         parsed = yaml.safe_load(value)
         if isinstance(parsed, str):  # YAML 1.1 reads 2e-4 (no dot) as a string
@@ -308,13 +309,15 @@ def evaluate(
     retrieval: bool = typer.Option(True, help="Include the retrieval baseline row"),
     glove_dir: Optional[Path] = typer.Option(None, help="Official evaluator: folder with our_vab_data.npy / words / idx"),
     meta_dir: Optional[Path] = typer.Option(None, help="Official evaluator: folder with its mean.npy / std.npy"),
+    generator_option: Optional[List[str]] = typer.Option(None, help="Generator loader option KEY=VALUE, e.g. quantize=int8 or batch_size=32 (lm)"),
 ):
     """Run one table of the paper's protocol and print it (Real row first), with seeds, split and commit.
 
     Example: [bold]motiongpt2 evaluate --task t2m -d ~/.cache/motiongpt2/datasets/real-body -e ~/.cache/motiongpt2/evaluators/guo_glove50[/]
     """
     results = api.evaluate(task, list(data), evaluator, generator=generator, split=split, replications=replications,
-                           seed=seed, out=out, retrieval=retrieval, glove_dir=glove_dir, meta_dir=meta_dir)
+                           seed=seed, out=out, retrieval=retrieval, glove_dir=glove_dir, meta_dir=meta_dir,
+                           generator_options=_parse_overrides(generator_option, "--generator-option") or None)
     print(api.evaluation_table(results))
 
 

@@ -37,7 +37,8 @@ A loader takes ``(run, device="cpu")`` and returns such an object.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -84,8 +85,9 @@ def _resolve_loader(kind: str) -> Loader:
     return loader
 
 
-def load_generator(spec: str, device: str = "cpu"):
-    """``KIND:RUN`` → a generator built by the loader registered for ``KIND`` (module docstring)."""
+def load_generator(spec: str, device: str = "cpu", options: Mapping[str, Any] | None = None):
+    """``KIND:RUN`` → a generator built by the loader registered for ``KIND`` (module docstring);
+    ``options`` are keyword arguments of that loader (``evaluate --generator-option KEY=VALUE``)."""
     kind, _, path = spec.partition(":")
     kinds = ", ".join(generator_kinds())
     if not path:
@@ -95,7 +97,25 @@ def load_generator(spec: str, device: str = "cpu"):
         raise MotionGPT2Error(f"--generator {spec!r}: unknown kind {kind!r} — use one of: {kinds}")
     if not Path(path).exists():
         raise MotionGPT2Error(f"--generator {spec!r}: {path} does not exist")
-    return _resolve_loader(kind)(path, device=device)
+    loader = _resolve_loader(kind)
+    options = dict(options or {})
+    _check_options(kind, loader, options)
+    return loader(path, device=device, **options)
+
+
+def _check_options(kind: str, loader: Loader, options: Mapping[str, Any]) -> None:
+    """One-line error for an option the loader does not take (a loader's own ``OPTIONS`` attribute
+    lists what its ``**kwargs`` accept)."""
+    if not options:
+        return
+    params = inspect.signature(loader).parameters
+    named = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)][1:]
+    accepted = set(named) - {"device"} | set(getattr(loader, "OPTIONS", ()))
+    if not any(p.kind == p.VAR_KEYWORD for p in params.values()) or hasattr(loader, "OPTIONS"):
+        unknown = sorted(set(options) - accepted)
+        if unknown:
+            raise MotionGPT2Error(f"--generator-option {unknown[0]}: not an option of generator kind {kind!r} — "
+                                  f"use one of: {', '.join(sorted(accepted)) or '(none)'}")
 
 
 @register_generator("tokenizer")

@@ -134,6 +134,15 @@ class LMGenerator:
 
 
 def load_generator(run: str | Path, device: str = "cpu", which: str = "best", dtype: str = "float32",
-                   **kwargs) -> LMGenerator:
-    """``--generator lm:RUN``: an :class:`LMGenerator` of a ``train-lm`` run or step folder."""
-    return LMGenerator(MotionGPT2.from_pretrained(run, device=device, dtype=dtype, which=which), **kwargs)
+                   quantize: str | None = None, **kwargs) -> LMGenerator:
+    """``--generator lm:RUN``: an :class:`LMGenerator` of a ``train-lm`` run or step folder.
+
+    ``quantize="int8"``: int8 linear layers (:mod:`.inference`); ``kwargs``: :class:`LMGenerator`'s
+    options (``batch_size``, ``greedy``, ``temperature`` ...)."""
+    model = MotionGPT2.from_pretrained(run, device=device, dtype=dtype, which=which, quantize=quantize)
+    return LMGenerator(model, **kwargs)
+
+
+#: keyword options of :func:`load_generator` (``evaluate --generator-option KEY=VALUE``)
+load_generator.OPTIONS = ("which", "dtype", "quantize", "batch_size", "use_length", "greedy", "temperature", "top_k",
+                          "top_p", "sample_captions", "name")

@@ -79,7 +79,8 @@ from ..tokenizer.data import mix_seed
 from ..tokenizer.tokens import decode_tokens, encode_features
 from .decoding import decode
 from .instructions import SECONDS_PER_TOKEN, build_prompt, format_chat, load_prompts
-from .pretrained import MOTION_TOKENIZER_DIR, LoadedLM, load_pretrained, save_pretrained
+from .inference import prepare_for_inference
+from .pretrained import MOTION_TOKENIZER_DIR, LoadedLM, copy_pretrained, load_pretrained, save_pretrained
 
 __all__ = ["DEFAULT_MAX_TOKENS", "Caption", "CaptionRequest", "GenerateRequest", "InbetweenRequest", "Motion",
            "MotionGPT2", "PoseRef", "PredictRequest", "blend_segments", "parse_source"]
@@ -281,12 +282,18 @@ class MotionGPT2:
         max_caption_tokens: most LLM tokens of a caption.
         batch_size: requests decoded together by :meth:`generate_batch`.
         context: tokens of context on each side when a pose is encoded.
+        optimize: merge the LoRA adapters into the weights for decoding (:mod:`.inference`; exact up
+            to float rounding, faster); ``False`` keeps the PEFT model as loaded.
+        quantize: ``"int8"``: int8 dynamic quantization of the decoder's linear layers (CPU; implies
+            ``optimize``); ``None`` / ``"none"``: float weights.
     """
 
     def __init__(self, loaded: LoadedLM, *, max_tokens: int | None = None, max_caption_tokens: int = 64,
-                 batch_size: int = 16, context: int = 4):
+                 batch_size: int = 16, context: int = 4, optimize: bool = True, quantize: str | None = None):
         self.loaded = loaded
-        self.model = loaded.model
+        self.quantize = None if quantize in (None, "none") else str(quantize)
+        self.optimized = bool(optimize or self.quantize)
+        self.model = prepare_for_inference(loaded.model, self.quantize) if self.optimized else loaded.model
         self.tok = loaded.hf_tokenizer
         self.bound = loaded.bound
         self.vocab = loaded.bound.vocab
@@ -345,6 +352,8 @@ class MotionGPT2:
         folder = Path(folder)
         if folder.resolve() == self.path.resolve():
             raise MotionGPT2Error(f"{folder}: is the folder this model was loaded from; save to another folder")
+        if self.optimized:  # merged / quantized weights: the loaded files are the trained state
+            return copy_pretrained(self.path, folder)
         cfg, meta = self.config, self.loaded.meta
         return save_pretrained(folder, self.model, self.tok, self.bound, LoraSettings.from_dict(cfg["lora"]),
                                cfg["backbone"]["name"], self.path / MOTION_TOKENIZER_DIR, cfg.get("extra") or {},
@@ -700,6 +709,10 @@ class MotionGPT2:
         return sorted(out.items())
 
     # ------------------------------------------------------------------ decoding
+    def prompt_ids(self, request: Request | Mapping) -> list[int]:
+        """The LLM token ids of the prompt that ``request`` is decoded from (what training showed)."""
+        return self._prompt_ids(self._job(request))
+
     def _prompt_ids(self, job: _Job) -> list[int]:
         try:
             length = job.length if self.state_length else None

@@ -49,7 +49,7 @@ from .backbone import load_backbone
 from ..atomic import atomic_folder
 from .vocab import BoundVocab, MotionVocab
 
-__all__ = ["LM_FORMAT", "HF_TOKENIZER_DIR", "MOTION_TOKENIZER_DIR", "LoadedLM", "check_tokenizer",
+__all__ = ["LM_FORMAT", "HF_TOKENIZER_DIR", "MOTION_TOKENIZER_DIR", "LoadedLM", "check_tokenizer", "copy_pretrained",
            "load_pretrained", "save_pretrained", "trained_tensors", "write_pretrained"]
 
 #: Version of ``config.yaml``'s layout.
@@ -128,7 +128,7 @@ def write_pretrained(folder: str | Path, model: nn.Module, hf_tokenizer, bound: 
                           tensor_metadata={"format": "motiongpt2-lm",
                                            "contents": "full" if settings.full_finetune else "adapter+rows"})
     hf_tokenizer.save_pretrained(str(folder / HF_TOKENIZER_DIR))
-    _copy_tokenizer_step(tok_step, folder / MOTION_TOKENIZER_DIR)
+    _copy_step(tok_step, folder / MOTION_TOKENIZER_DIR)
     return folder
 
 
@@ -191,9 +191,15 @@ def _resolved_settings(model: nn.Module, settings: LoraSettings) -> LoraSettings
     return replace(settings, target_modules=tuple(sorted(model.peft_config["default"].target_modules)))
 
 
-def _copy_tokenizer_step(src: Path, dst: Path) -> None:
-    """Copy a motion tokenizer step folder without ``trainer.pt`` (its meta notes where it came from)."""
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(runs.TRAINER_FILE, ".*"))
+def copy_pretrained(step_dir: str | Path, folder: str | Path) -> Path:
+    """Write ``folder`` atomically as a copy of the saved step folder ``step_dir`` (without its
+    ``trainer.pt``): how a model whose weights were merged / quantized for inference is saved."""
+    return atomic_folder(folder, lambda tmp: _copy_step(Path(step_dir), tmp))
+
+
+def _copy_step(src: Path, dst: Path) -> None:
+    """Copy a step folder without ``trainer.pt`` into ``dst`` (its meta notes where it came from)."""
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(runs.TRAINER_FILE, ".*"), dirs_exist_ok=True)
     meta = {**runs.read_meta(src), "has_trainer_state": False, "copied_from": str(src.resolve())}
     (dst / runs.META_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
 
