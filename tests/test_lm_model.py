@@ -24,6 +24,7 @@ from motiongpt2.lm import model as model_mod
 from motiongpt2.lm.adapt import LoraSettings, apply_lora, extend_vocabulary
 from motiongpt2.lm.backbone import load_backbone
 from motiongpt2.lm.decoding import DecodeResult
+from motiongpt2.lm.fast_llama import FastLlama
 from motiongpt2.lm.generator import LMGenerator
 from motiongpt2.lm.model import (Caption, CaptionRequest, GenerateRequest, Motion, MotionGPT2, PoseRef,
                                  PredictRequest, blend_segments)
@@ -397,8 +398,8 @@ def test_merged_lora_decodes_like_the_adapter_and_saves_the_trained_files(model_
     adapter = MotionGPT2(loaded, optimize=False)
     a = [adapter.generate(TEXT, length=48, seed=s) for s in (1, 2)]
     cap_a = adapter.caption(clip[1][:48])
-    merged = MotionGPT2(loaded)             # merges the same weights in place
-    assert not hasattr(merged.model, "peft_config")
+    merged = MotionGPT2(loaded)             # merges the same weights in place, lean llama pass
+    assert isinstance(merged.model, FastLlama)
     b = [merged.generate(TEXT, length=48, seed=s) for s in (1, 2)]
     assert all(np.array_equal(x.tokens, y.tokens) for x, y in zip(a, b))
     assert merged.caption(clip[1][:48]) == cap_a
@@ -407,7 +408,7 @@ def test_merged_lora_decodes_like_the_adapter_and_saves_the_trained_files(model_
     assert not (saved / "trainer.pt").exists()
 
     q = MotionGPT2.from_pretrained(model_dir, quantize="int8")
-    assert q.quantize == "int8" and "quantized" in type(q.model.model.layers[0].self_attn.q_proj).__module__
+    assert q.quantize == "int8" and "quantized" in type(q.model.qkv[0]).__module__
     m = q.generate(TEXT, length=48, seed=1)
     assert m.problems == () and m.features.shape == (48, 263) and np.isfinite(m.features).all()
     with pytest.raises(MotionGPT2Error, match="quantize must be one of"):

@@ -31,6 +31,12 @@ set them).  For SmolLM2-135M the tied 49k x 576 projection is a fifth of the wei
 more than half once the decoder layers are int8.  Any element-wise post-processing of the logits
 (soft-capping, scaling) still runs; banned entries are masked again by the constraint.
 
+Forced tokens: when the grammar leaves every running sequence exactly one token (``<motion>`` first in
+mode ``"motion"``, ``</motion>`` after an exact count, EOS after the span, a stream's opener), it is
+taken without a forward pass and read by the model together with the next token that needs one (a
+196-frame motion: 48 cached steps instead of 50).  Sampling still draws one number per token, so the
+random streams do not depend on which tokens were forced.
+
 Batch independence: a sequence's output does not depend on the other sequences of its batch *up to
 float rounding*: the masks, the stopping rule and the random numbers (one generator per sequence, one
 uniform draw per step, inverse-CDF sampling) are per sequence, but batched and left-padded matmuls may
@@ -418,14 +424,32 @@ def _filter(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) 
     return logits
 
 
-def _sample(logits: torch.Tensor, generators: list[torch.Generator], rows: torch.Tensor) -> torch.Tensor:
-    """One token per row by inverse-CDF sampling with one uniform draw from the row's own generator
-    (only the ``rows`` still running draw, so a row's random stream does not depend on the batch)."""
-    probs = logits.double().softmax(-1)
-    cdf = probs.cumsum(-1)
-    u = torch.zeros(logits.shape[0], 1, dtype=torch.float64, device=logits.device)
+def _draw(generators: list[torch.Generator], rows: torch.Tensor) -> torch.Tensor:
+    """``(B, 1)`` float64: one uniform draw from each of the ``rows``' own generators (0 elsewhere), so a
+    row's random stream does not depend on the batch."""
+    u = torch.zeros(len(generators), 1, dtype=torch.float64, device=rows.device)
     for i in rows.nonzero().reshape(-1).tolist():
         u[i, 0] = torch.rand((), generator=generators[i], dtype=torch.float64, device=generators[i].device)
+    return u
+
+
+def _forced(ok: torch.Tensor | None, running: torch.Tensor) -> torch.Tensor | None:
+    """``(B,)`` the only allowed token of each running row when every running row has exactly one
+    (the grammar decides, no forward pass is needed), else ``None``."""
+    if ok is None:
+        return None
+    counts = ok.sum(-1)
+    if not bool((counts[running] == 1).all()):
+        return None
+    return ok.to(torch.uint8).argmax(-1)
+
+
+def _sample(logits: torch.Tensor, generators: list[torch.Generator], rows: torch.Tensor) -> torch.Tensor:
+    """One token per row by inverse-CDF sampling with one uniform draw from the row's own generator
+    (:func:`_draw`)."""
+    probs = logits.double().softmax(-1)
+    cdf = probs.cumsum(-1)
+    u = _draw(generators, rows)
     idx = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).reshape(-1)
     idx = idx.clamp(max=logits.shape[-1] - 1)
     # never land on a zero-probability token (rounding at the top end of the cdf)
@@ -560,57 +584,71 @@ def decode(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, 
     finished = torch.zeros(B, dtype=torch.bool, device=device)
     steps = torch.zeros(B, dtype=torch.long, device=device)
     generated: list[torch.Tensor] = []
-    with restricted_head(model) as wrapper:
-        # ---- first forward pass on the prompt
-        ok = allowed()
-        _restrict(wrapper, ok, head_share)
-        if encoder_decoder:
-            enc = model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
-            start = getattr(model.config, "decoder_start_token_id", None)
-            if start is None:
-                start = model.config.pad_token_id
-            dec = torch.full((B, 1), int(start), dtype=torch.long, device=device)
-            out = model(encoder_outputs=enc, attention_mask=attention_mask, decoder_input_ids=dec,
-                        use_cache=True, return_dict=True)
-        else:
-            position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-            keep = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
-            out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                        use_cache=True, return_dict=True, **keep)
-            next_pos = position_ids[:, -1:] + 1
-        cache = _cache_of(out)
-        logits = out.logits[:, -1, :].float()
+    pending: list[torch.Tensor] = []     # chosen tokens the model has not read yet, (B,) each
+    state: dict = {"cache": None, "enc": None, "mask": attention_mask, "pos": None}
 
-        for step in range(max_new_tokens):
-            if constrain:
-                usable = ok is not None and ok.shape == logits.shape
-                logits = logits.masked_fill(~ok, float("-inf")) if usable else constraint.apply(logits)
-            if greedy:
-                tok = logits.argmax(-1)
+    def forward() -> torch.Tensor:
+        """Run the model on the prompt (first call) or on the pending tokens; the last position's
+        logits over the head's computed columns."""
+        fed = torch.stack(pending, 1) if pending else input_ids[:, :0]
+        first = state["cache"] is None and state["enc"] is None
+        if encoder_decoder:
+            if first:
+                state["enc"] = model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
+                start = getattr(model.config, "decoder_start_token_id", None)
+                start = model.config.pad_token_id if start is None else start
+                fed = torch.cat([torch.full((B, 1), int(start), dtype=torch.long, device=device), fed], 1)
+            past = {} if first else {cache_kw: state["cache"]}
+            out = model(encoder_outputs=state["enc"], attention_mask=attention_mask, decoder_input_ids=fed,
+                        use_cache=True, return_dict=True, **past)
+        else:
+            ids = torch.cat([input_ids, fed], 1) if first else fed
+            state["mask"] = torch.cat([state["mask"], torch.ones_like(fed)], 1)
+            if first:
+                pos = (state["mask"].cumsum(-1) - 1).clamp(min=0)
             else:
-                tok = _sample(_filter(logits, temperature, top_k, top_p), generators, running)
+                pos = state["pos"] + torch.arange(1, fed.shape[1] + 1, device=device)[None]
+            state["pos"] = pos[:, -1:]
+            past = {} if first else {cache_kw: state["cache"]}
+            keep = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
+            out = model(input_ids=ids, attention_mask=state["mask"], position_ids=pos, use_cache=True,
+                        return_dict=True, **past, **keep)
+        state["cache"] = _cache_of(out)
+        pending.clear()
+        return out.logits[:, -1, :]
+
+    with restricted_head(model) as wrapper:
+        for step in range(max_new_tokens):
+            ok = allowed()
+            tok = _forced(ok, running)
+            if tok is None:
+                # the model must speak: feed what it has not read, choose among the computed columns
+                _restrict(wrapper, ok, head_share)
+                cols = None if wrapper is None else wrapper.cols
+                logits = forward()
+                logits = (logits if cols is None else logits.index_select(-1, cols)).float()
+                if constrain:
+                    mask = ok if cols is None or ok is None else ok.index_select(-1, cols)
+                    usable = mask is not None and mask.shape == logits.shape
+                    logits = logits.masked_fill(~mask, float("-inf")) if usable else constraint.apply(logits)
+                if greedy:
+                    tok = logits.argmax(-1)
+                else:
+                    tok = _sample(_filter(logits, temperature, top_k, top_p), generators, running)
+                if cols is not None:
+                    tok = cols[tok]
+            elif not greedy:   # a forced token: no forward pass, but the same random draws as a sampled one
+                _draw(generators, running)
             tok = torch.where(running, tok, torch.full_like(tok, pad))
             generated.append(tok)
+            pending.append(tok)
             steps += running.long()
             constraint.advance(tok)
             stop = running & ((tok[:, None] == eos_t[None, :]).any(-1) | (stop_at_close & (tok == close_motion)))
             finished |= stop
             running &= ~stop
-            if not bool(running.any()) or step == max_new_tokens - 1:
+            if not bool(running.any()):
                 break
-            # ---- one cached step on the new token
-            ok = allowed()
-            _restrict(wrapper, ok, head_share)
-            if encoder_decoder:
-                out = model(encoder_outputs=enc, attention_mask=attention_mask, decoder_input_ids=tok[:, None],
-                            use_cache=True, return_dict=True, **{cache_kw: cache})
-            else:
-                attention_mask = torch.cat([attention_mask, torch.ones_like(attention_mask[:, :1])], dim=-1)
-                out = model(input_ids=tok[:, None], attention_mask=attention_mask, position_ids=next_pos,
-                            use_cache=True, return_dict=True, **{cache_kw: cache})
-                next_pos = next_pos + 1
-            cache = _cache_of(out)
-            logits = out.logits[:, -1, :].float()
 
     gen = torch.stack(generated, 1).cpu() if generated else torch.zeros(B, 0, dtype=torch.long)
     steps_l, finished_l = steps.cpu().tolist(), finished.cpu().tolist()

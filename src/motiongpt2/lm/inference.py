@@ -11,8 +11,10 @@ read (memory bandwidth) plus Python overhead per module:
   R-Precision move.  The output head stays in float: :func:`~.decoding.decode` computes only the
   allowed rows of it inside a motion span.
 
-:func:`prepare_for_inference` applies both; the model is for decoding only afterwards (no adapter to
-train or save: :meth:`~.model.MotionGPT2.save_pretrained` then copies the folder it was loaded from).
+:func:`prepare_for_inference` applies both and, for Llama-architecture models, returns the lean
+decoding pass of :mod:`.fast_llama` (fused projections, in-place KV cache; checked against the
+transformers forward when built).  The model is for decoding only afterwards (no adapter to train or
+save: :meth:`~.model.MotionGPT2.save_pretrained` then copies the folder it was loaded from).
 """
 from __future__ import annotations
 
@@ -53,12 +55,23 @@ def quantize_int8(model: nn.Module) -> nn.Module:
         return quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
 
 
-def prepare_for_inference(model: nn.Module, quantize: str | None = None) -> nn.Module:
-    """``model`` in eval mode with LoRA merged and, for ``quantize="int8"``, int8 linear layers."""
+def prepare_for_inference(model: nn.Module, quantize: str | None = None, lean: bool = True) -> nn.Module:
+    """The module :func:`~.decoding.decode` should run: ``model`` in eval mode with LoRA merged and,
+    for ``quantize="int8"``, int8 linear layers; with ``lean`` its :class:`~.fast_llama.FastLlama`
+    pass when the architecture is supported (same outputs up to float rounding, less overhead)."""
     q = "none" if quantize is None else str(quantize).lower()
     if q not in QUANTIZE_CHOICES:
         raise MotionGPT2Error(f"quantize must be one of {', '.join(QUANTIZE_CHOICES)}, not {quantize!r}")
     model = merge_lora(model).eval()
+    if q == "int8" and any(p.device.type != "cpu" for p in model.parameters()):
+        raise MotionGPT2Error("int8 dynamic quantization runs on the CPU only — load the model on the CPU, "
+                              "or on a GPU use dtype bfloat16")
+    if lean:
+        from .fast_llama import FastLlama
+
+        fast = FastLlama.build(model, quantize=q if q != "none" else None)
+        if fast is not None:
+            return fast
     if q == "int8":
         model = quantize_int8(model)
     return model
