@@ -16,8 +16,9 @@ median of ``--repeats`` runs after one warm-up, on these paths:
 Next to each: the memory-bandwidth floor measured in the same run = weight bytes read per decoding
 step x steps / measured read bandwidth (``torch.sum`` over a 1 GiB float32 tensor, best of 5).
 
-Quality of the int8 path (``--quality N``): the t2m protocol (reference evaluator, N replications) for
-the float and the int8 model on the same crops and seeds; FID and R@3 with 95% CIs.
+Quality of the int8 path (``--quality N``): the t2m protocol (reference evaluator, N replications,
+MultiModality skipped) for the float and the int8 model on the same crops and seeds; FID and R@3 with
+95% CIs.
 
 Training (``--train-steps N``): a short stage-3 run of the same recipe in a subprocess: tokens/s,
 trainable share and peak resident memory.
@@ -157,7 +158,8 @@ def quality_rows(run: Path, data: Path, evaluator: Path, replications: int) -> l
     out = []
     for label, options in (("fp32 merged", {}), ("int8", {"quantize": "int8"})):
         res = api.evaluate("t2m", [data], evaluator, generator=f"lm:{run}", replications=replications,
-                           retrieval=False, generator_options={**options, "name": label}, progress=False)
+                           retrieval=False, generator_options={**options, "name": label}, progress=False,
+                           mm_samples=0)
         out.append({"label": label, "results": res})
     return out
 

@@ -308,6 +308,10 @@ def test_cli_commands_write_their_files(model_dir, walks, clip, tmp_path):
     assert res.exit_code == 0 and (tmp_path / "key.html").exists() and not (tmp_path / "key.mp4").exists()
     res = runner.invoke(app, ["caption", str(tmp_path / "start.npy"), "-m", str(model_dir)])
     assert res.exit_code == 0 and "_id_" not in res.stdout
+    res = runner.invoke(app, ["caption", str(tmp_path / "start.npy"), "-m", str(model_dir), "--quantize", "int8"])
+    assert res.exit_code == 0 and res.stdout.strip()
+    res = runner.invoke(app, ["caption", str(tmp_path / "start.npy"), "-m", str(model_dir), "--quantize", "int4"])
+    assert res.exit_code == 2 and "quantize must be one of none, int8" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["complete", str(tmp_path / "start.npy"), "-m", str(model_dir), "--predict",
                               "--length", "60", "--no-video", "--out", str(tmp_path / "pred")])
     assert res.exit_code == 0 and np.load(tmp_path / "pred.features.npy").shape == (60, 263)
@@ -420,3 +424,17 @@ def test_generator_options(model_dir):
     assert gen.model.quantize == "int8" and gen.model.batch_size == 3 and gen.deterministic
     with pytest.raises(MotionGPT2Error, match="--generator-option colour: not an option of generator kind 'lm'"):
         load_generator(f"lm:{model_dir}", options={"colour": "red"})
+
+
+def test_evaluate_can_skip_multimodality(model_dir, walks, evaluator_dir):
+    """`evaluate --mm-samples 0`: a slow generator makes one motion per pair; the header says so."""
+    from motiongpt2.eval.protocol import format_markdown
+
+    gen = load_generator(f"lm:{model_dir}", options={"quantize": "int8", "name": "ours int8"})
+    st = EvalSettings(pool_size=4, diversity_times=4, mm_samples=0, bertscore=False)
+    res = evaluate("t2m", walks, evaluator_dir, generator=gen, replications=1, seed=0, settings=st, baselines=())
+    rows = {r["method"]: r["metrics"] for r in res["rows"]}
+    assert list(rows) == ["Real", "ours int8"] and "MultiModality" not in rows["ours int8"]
+    assert "MultiModality skipped" in format_markdown(res)
+    with pytest.raises(MotionGPT2Error, match="--mm-samples must be >= 0"):
+        api.evaluate("t2m", [walks], evaluator_dir, mm_samples=-1)

@@ -264,22 +264,27 @@ def train_evaluator(data: list[Path], out: Path, config: Path | None = None, max
 def evaluate(task: str, data: list[Path], evaluator: Path, generator: str | None = None, split: str = "test",
              replications: int = 20, seed: int = 0, out: Path | None = None, retrieval: bool = True,
              glove_dir: Path | None = None, meta_dir: Path | None = None, progress: bool = True,
-             generator_options: dict | None = None) -> dict:
+             generator_options: dict | None = None, mm_samples: int = 100) -> dict:
     """Run one table of the protocol (:func:`motiongpt2.eval.protocol.evaluate`).
 
     ``generator`` is a ``KIND:RUN`` spec of :mod:`motiongpt2.eval.generators` (``None``: the Real row
     and the baselines only), ``generator_options`` its loader's keyword options; ``glove_dir`` /
-    ``meta_dir`` are the official evaluator's files.
+    ``meta_dir`` are the official evaluator's files; ``mm_samples`` captions for MultiModality (the
+    protocol's 100; 0 skips it: a slow generator then makes ~800 motions per replication, not ~3,800).
     """
     from motiongpt2.eval.generators import load_generator
+    from motiongpt2.eval.protocol import EvalSettings
     from motiongpt2.eval.protocol import evaluate as run
+
+    if int(mm_samples) < 0:
+        raise MotionGPT2Error(f"--mm-samples must be >= 0 (0 skips MultiModality), got {mm_samples}")
 
     gen = load_generator(generator, options=generator_options) if generator else None
     kwargs = {k: v for k, v in (("glove_dir", glove_dir), ("meta_dir", meta_dir)) if v is not None}
     roots = [str(d) for d in data] if len(data) > 1 else data[0]
     return run(task, roots, evaluator, generator=gen, split=split, replications=replications, seed=seed,
                out_dir=out, baselines=("retrieval",) if retrieval else (), evaluator_kwargs=kwargs or None,
-               num_threads=1, progress=progress)
+               num_threads=1, progress=progress, settings=EvalSettings(mm_samples=int(mm_samples)))
 
 
 def evaluation_table(results: dict) -> str:
@@ -310,15 +315,16 @@ def demo(shared: Path | None = None, out: Path = Path("demo_out"), trials: int =
 
 
 # ------------------------------------------------------------------ the motion-language model
-def load_lm(model: Path | str | None, device: str = "cpu", dtype: str = "float32"):
+def load_lm(model: Path | str | None, device: str = "cpu", dtype: str = "float32", quantize: str | None = None):
     """The :class:`~motiongpt2.lm.model.MotionGPT2` of ``-m MODEL_DIR`` (a ``train-lm`` run folder, its
-    best step, else latest; or a step / ``save_pretrained`` folder)."""
+    best step, else latest; or a step / ``save_pretrained`` folder); ``quantize="int8"``: int8 layers
+    (CPU, :mod:`motiongpt2.lm.inference`)."""
     if model is None:
         raise MotionGPT2Error("no language model given: pass -m MODEL_DIR (a train-lm run folder or one of its "
                               "step folders)")
     from motiongpt2.lm.model import MotionGPT2
 
-    return MotionGPT2.from_pretrained(Path(model), device=device, dtype=dtype)
+    return MotionGPT2.from_pretrained(Path(model), device=device, dtype=dtype, quantize=quantize)
 
 
 def write_motion(motion, stem: Path | str, video: bool = True, html: bool = True) -> dict[str, Path]:
@@ -355,10 +361,10 @@ def _slug(text: str) -> str:
 def generate_motion(text: str, model: Path | str | None, length: int | None = None, seed: int = 0,
                     init: str | None = None, last: str | None = None, keys: list[str] | None = None,
                     out: Path | str | None = None, device: str = "cpu", video: bool = True, greedy: bool = False,
-                    temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> dict:
+                    temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, quantize: str | None = None) -> dict:
     """Text (+ optional pose controls ``FILE[@FRAME]`` / ``FRAME=FILE[@FRAME]``) to motion, written under
     ``out`` (:func:`write_motion`; default stem: the text).  Returns ``{"motion", "paths"}``."""
-    lm = load_lm(model, device)
+    lm = load_lm(model, device, quantize=quantize)
     key_poses = [parse_key_pose(k) for k in keys] if keys else None
     motion = lm.generate(text, init_pose=init, last_pose=last, key_poses=key_poses, length=length, seed=seed,
                          greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
@@ -366,17 +372,18 @@ def generate_motion(text: str, model: Path | str | None, length: int | None = No
     return {"motion": motion, "paths": write_motion(motion, stem, video=video)}
 
 
-def caption_motion(motion: str | Path, model: Path | str | None, seed: int = 0, device: str = "cpu"):
+def caption_motion(motion: str | Path, model: Path | str | None, seed: int = 0, device: str = "cpu",
+                   quantize: str | None = None):
     """The caption (:class:`~motiongpt2.lm.model.Caption`) of a motion file or ``DATASET_ROOT:CLIP_ID``."""
-    return load_lm(model, device).caption(str(motion), seed=seed)
+    return load_lm(model, device, quantize=quantize).caption(str(motion), seed=seed)
 
 
 def complete_motion(motion: str | Path, model: Path | str | None, end: str | Path | None = None,
                     length: int | None = None, seed: int = 0, out: Path | str | None = None, device: str = "cpu",
-                    video: bool = True) -> dict:
+                    video: bool = True, quantize: str | None = None) -> dict:
     """Continue ``motion`` (``end=None``: prediction) or fill in between ``motion`` and ``end``; ``length``
     frames in all.  Returns ``{"motion", "paths"}``."""
-    lm = load_lm(model, device)
+    lm = load_lm(model, device, quantize=quantize)
     if end is None:
         result = lm.predict(str(motion), length=length, seed=seed)
     else:
@@ -388,12 +395,12 @@ def complete_motion(motion: str | Path, model: Path | str | None, end: str | Pat
 
 def compose_motion(texts: list[str], model: Path | str | None, lengths: list[int] | None = None, seed: int = 0,
                    blend_frames: int = 8, out: Path | str | None = None, device: str = "cpu",
-                   video: bool = True) -> dict:
+                   video: bool = True, quantize: str | None = None) -> dict:
     """One continuous motion from several texts (:meth:`~motiongpt2.lm.model.MotionGPT2.compose`).
     Returns ``{"motion", "paths"}``."""
     if lengths and len(lengths) != len(texts):
         raise MotionGPT2Error(f"--length given {len(lengths)} times for {len(texts)} texts: give one per text or none")
-    lm = load_lm(model, device)
+    lm = load_lm(model, device, quantize=quantize)
     motion = lm.compose(texts, lengths=lengths or None, seed=seed, blend_frames=blend_frames)
     stem = Path(out) if out is not None else Path("composed")
     return {"motion": motion, "paths": write_motion(motion, stem, video=video)}

@@ -310,6 +310,7 @@ def evaluate(
     glove_dir: Optional[Path] = typer.Option(None, help="Official evaluator: folder with our_vab_data.npy / words / idx"),
     meta_dir: Optional[Path] = typer.Option(None, help="Official evaluator: folder with its mean.npy / std.npy"),
     generator_option: Optional[List[str]] = typer.Option(None, help="Generator loader option KEY=VALUE, e.g. quantize=int8 or batch_size=32 (lm)"),
+    mm_samples: int = typer.Option(100, help="Captions sampled for MultiModality (protocol: 100, 30 generations each); 0 skips it"),
 ):
     """Run one table of the paper's protocol and print it (Real row first), with seeds, split and commit.
 
@@ -317,7 +318,8 @@ def evaluate(
     """
     results = api.evaluate(task, list(data), evaluator, generator=generator, split=split, replications=replications,
                            seed=seed, out=out, retrieval=retrieval, glove_dir=glove_dir, meta_dir=meta_dir,
-                           generator_options=_parse_overrides(generator_option, "--generator-option") or None)
+                           generator_options=_parse_overrides(generator_option, "--generator-option") or None,
+                           mm_samples=mm_samples)
     print(api.evaluation_table(results))
 
 
@@ -338,6 +340,7 @@ def demo(
 
 
 _MODEL_HELP = "Language model: a train-lm run folder (its best step, else latest) or a step folder"
+_QUANTIZE_HELP = "none | int8 (int8 linear layers on the CPU: about 2x faster decoding; see BENCHMARKS.md)"
 
 
 def _print_written(motion, paths: dict) -> None:
@@ -366,6 +369,7 @@ def generate(
     top_k: int = typer.Option(0, help="Sample among the k most likely tokens (0: off)"),
     top_p: float = typer.Option(1.0, help="Nucleus sampling mass (1: off)"),
     device: str = typer.Option("cpu", help="cpu | cuda | auto"),
+    quantize: str = typer.Option("none", help=_QUANTIZE_HELP),
 ):
     """Generate a motion from text, optionally from a given initial / last pose or through key poses.
 
@@ -374,7 +378,7 @@ def generate(
     """
     res = api.generate_motion(text, model, length=length, seed=seed, init=init, last=last, keys=key, out=out,
                               device=device, video=video, greedy=greedy, temperature=temperature, top_k=top_k,
-                              top_p=top_p)
+                              top_p=top_p, quantize=quantize)
     _print_written(res["motion"], res["paths"])
 
 
@@ -385,12 +389,13 @@ def caption(
     model: Optional[Path] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
     seed: int = typer.Option(0, help="Seed (used only when the greedy caption fails and is retried)"),
     device: str = typer.Option("cpu", help="cpu | cuda | auto"),
+    quantize: str = typer.Option("none", help=_QUANTIZE_HELP),
 ):
     """Describe a motion in words (printed on stdout).
 
     Example: [bold]motiongpt2 caption walk.bvh -m runs/lm_instruct[/]
     """
-    text = api.caption_motion(motion, model, seed=seed, device=device)
+    text = api.caption_motion(motion, model, seed=seed, device=device, quantize=quantize)
     print(text)
     for line in text.problems:
         console.print(f"[yellow]model output problem:[/] {line}", highlight=False, soft_wrap=True)
@@ -408,6 +413,7 @@ def complete(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output stem (.features.npy, .joints.npy, .mp4, .html)"),
     video: bool = typer.Option(True, help="Render STEM.mp4"),
     device: str = typer.Option("cpu", help="cpu | cuda | auto"),
+    quantize: str = typer.Option("none", help=_QUANTIZE_HELP),
 ):
     """Complete a motion: predict how it goes on, or fill in the frames between a start and an end.
 
@@ -417,7 +423,7 @@ def complete(
     if predict == (inbetween is not None):
         raise MotionGPT2Error("choose one of --predict and --inbetween END_FILE")
     res = api.complete_motion(motion, model, end=inbetween, length=length, seed=seed, out=out, device=device,
-                              video=video)
+                              video=video, quantize=quantize)
     _print_written(res["motion"], res["paths"])
 
 
@@ -432,13 +438,14 @@ def compose(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output stem \\[default: composed]"),
     video: bool = typer.Option(True, help="Render STEM.mp4"),
     device: str = typer.Option("cpu", help="cpu | cuda | auto"),
+    quantize: str = typer.Option("none", help=_QUANTIZE_HELP),
 ):
     """Compose one long motion from several texts: each segment starts where the previous one ended.
 
     Example: [bold]motiongpt2 compose "a person walks forward" "the person sits down" -m runs/lm_instruct --out story[/]
     """
     res = api.compose_motion(list(texts), model, lengths=list(length) if length else None, seed=seed,
-                             blend_frames=blend, out=out, device=device, video=video)
+                             blend_frames=blend, out=out, device=device, video=video, quantize=quantize)
     _print_written(res["motion"], res["paths"])
 
 def main() -> None:  # pragma: no cover

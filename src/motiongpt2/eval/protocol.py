@@ -658,7 +658,8 @@ def format_markdown(results: Mapping[str, Any], digits: int = 3) -> str:
              f"- evaluator: {ev.get('name')} ({ev.get('kind')}, "
              f"{ev.get('word_vectors') or 'sentence encoder ' + str(ev.get('sentence_encoder'))}"
              + (f", {ev['path']}" if ev.get("path") else "") + ")",
-             f"- replications: {results['replications']} (seed {results['seed']}; mean ± 95% CI)",
+             f"- replications: {results['replications']} (seed {results['seed']}; mean ± 95% CI)"
+             + _mm_note(results.get("settings") or {}),
              f"- commit: {results.get('commit') or 'unknown'}" + (" (dirty)" if results.get("dirty") else ""),
              f"- runtime: {results['runtime_s']['total']:.1f} s total, "
              f"{results['runtime_s']['excluding_generation']:.1f} s excluding generation"]
@@ -670,6 +671,14 @@ def format_markdown(results: Mapping[str, Any], digits: int = 3) -> str:
     if groups:
         lines += ["", groups.rstrip("\n")]
     return "\n".join(lines) + "\n"
+
+
+def _mm_note(settings: Mapping[str, Any]) -> str:
+    """How MultiModality was sampled when it differs from the protocol (100 captions x 30 generations)."""
+    n, reps = settings.get("mm_samples", 100), settings.get("mm_repeats", 30)
+    if (n, reps) == (100, 30):
+        return ""
+    return "; MultiModality skipped" if n < 2 else f"; MultiModality from {n} captions x {reps} generations"
 
 
 def format_json(results: Mapping[str, Any]) -> str:
