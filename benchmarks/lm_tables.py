@@ -1,0 +1,105 @@
+"""Run (``--run``) and collect the language model's t2m and m2t protocol tables, side by side with the
+Real, retrieval and T2M-GPT rows of ``benchmarks/protocol_tables.py``.
+
+With ``--run`` each task is evaluated with ``motiongpt2 evaluate --generator lm:MODEL`` on the reference
+artefacts (dataset ``real-body``, evaluator ``runs/evaluator_guo_glove50``), ``--replications`` times (the
+protocol's 20 are out of reach for a 135M LLM on 2 CPU cores: ~850 motions or captions per replication)
+and without MultiModality (``--mm-samples 0``: it would add 3,000 generations per replication).  The
+summary takes Real and Retrieval from the 20-replication tables and T2M-GPT from its own table; every row
+says how many replications it has.  Writes BENCHMARKS.md's "Language model tables" section.
+
+Usage: python benchmarks/lm_tables.py --model runs/lm_smollm2_instruct [--run] [--replications 3]
+       [--quantize none|int8] [--tables ~/.cache/motiongpt2/eval_results/tables]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import ROOT, write_section  # noqa: E402
+
+from motiongpt2.eval.replication import format_table, table_value  # noqa: E402
+
+CLI = str(Path(sys.executable).with_name("motiongpt2"))
+DATA = Path("~/.cache/motiongpt2/datasets/real-body").expanduser()
+EVALUATOR = ROOT / "runs" / "evaluator_guo_glove50"
+TASKS = ("t2m", "m2t")
+
+
+def command(task: str, model: Path, out: Path, reps: int, quantize: str) -> list[str]:
+    cmd = [CLI, "evaluate", "-d", str(DATA), "-e", str(EVALUATOR), "--task", task, "--replications", str(reps),
+           "--out", str(out), "--generator", f"lm:{model}", "--mm-samples", "0", "--no-retrieval"]
+    if quantize != "none":
+        cmd += ["--generator-option", f"quantize={quantize}"]
+    return cmd
+
+
+def load(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def rows_of(result: dict, group: str | None, keep=None) -> list[tuple[str, dict]]:
+    """``(label, metrics)`` rows of ``result`` (a group's rows when ``group``), labelled with their
+    replication count; ``keep``: method names to take (``None``: all)."""
+    rows = result["rows"] if group is None else result["caption_groups"][group]["rows"]
+    reps = result["replications"]
+    return [(f"{r['method']} ({reps} rep.)", {k: table_value(v) for k, v in r["metrics"].items()})
+            for r in rows if keep is None or r["method"] in keep]
+
+
+def summary(task: str, tables: Path, split: str) -> str:
+    main = load(tables / f"{task}_{split}.json")
+    ours = load(tables / "lm" / f"{task}_{split}.json")
+    base = load(tables / "t2mgpt" / f"{task}_{split}.json") if task == "t2m" else None
+    if ours is None:
+        return ""
+    columns = [tuple(c) for c in ours["columns"]]
+    out = [f"#### {task}: ours beside Real, retrieval{' and T2M-GPT' if base else ''} ({split} split)"]
+    for group, title in ((None, "all pairs"), ("natural", "natural-language captions"), ("label", "label captions")):
+        rows = []
+        if main is not None:
+            rows += rows_of(main, group, {"Real", "Retrieval (train NN)"})
+        if base is not None:
+            rows += rows_of(base, group, {"T2M-GPT (baseline)"})
+        rows += rows_of(ours, group, {r["method"] for r in ours["rows"]} - {"Real"})
+        n = ours["n_pairs"] if group is None else ours["caption_groups"][group]["n_pairs"]
+        out += ["", f"{title} ({n} pairs):", "", format_table(rows, columns, digits=3)]
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, default=ROOT / "runs" / "lm_smollm2_instruct")
+    ap.add_argument("--tables", type=Path, default=Path.home() / ".cache/motiongpt2/eval_results/tables")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--run", action="store_true", help="compute the language model's tables first")
+    ap.add_argument("--replications", type=int, default=3)
+    ap.add_argument("--quantize", default="none", choices=["none", "int8"])
+    args = ap.parse_args()
+    out = args.tables / "lm"
+    plan = [command(t, args.model.resolve(), out, args.replications, args.quantize) for t in TASKS]
+    if args.run:
+        for cmd in plan:
+            print("$", " ".join(shlex.quote(a) for a in cmd), flush=True)
+            subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    parts = [s for s in (summary(t, args.tables, args.split) for t in TASKS) if s]
+    if not parts:
+        sys.exit(f"no language-model tables in {out}: run with --run first")
+    for task in TASKS:
+        md = out / f"{task}_{args.split}.md"
+        if md.exists():
+            parts.append(md.read_text().strip().replace("### ", "#### Full table: ", 1))
+    shown = [" ".join(shlex.quote(a) for a in cmd).replace(CLI, "motiongpt2") for cmd in plan]
+    body = ("The commands:\n\n```bash\n" + "\n".join(shown) + "\n```\n\n" + "\n\n".join(parts))
+    print(body)
+    write_section("Language model tables (`benchmarks/lm_tables.py`)",
+                  "python benchmarks/lm_tables.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]), body)
+
+
+if __name__ == "__main__":
+    main()
