@@ -152,11 +152,20 @@ def latency_rows(run: Path, repeats: int, batches: list[int], bandwidth: float, 
     return rows
 
 
-def quality_rows(run: Path, data: Path, evaluator: Path, replications: int) -> list[dict]:
+def quality_rows(run: Path, data: Path, evaluator: Path, replications: int, reference: Path | None) -> list[dict]:
+    """t2m results of the float and the int8 model (same crops and seeds).  ``reference``: a float
+    ``lm`` result JSON of the same model, split, seed and replications (``benchmarks/lm_tables.py``) used
+    instead of running the float model again."""
     from motiongpt2 import api
 
     out = []
+    ref = json.loads(reference.read_text()) if reference is not None and reference.exists() else None
+    if ref is not None and (ref["replications"], ref["seed"]) != (replications, 0):
+        raise SystemExit(f"{reference}: {ref['replications']} replications / seed {ref['seed']}, not {replications} / 0")
     for label, options in (("fp32 merged", {}), ("int8", {"quantize": "int8"})):
+        if label == "fp32 merged" and ref is not None:
+            out.append({"label": f"{label} (from {reference.parent.name}/{reference.name})", "results": ref})
+            continue
         res = api.evaluate("t2m", [data], evaluator, generator=f"lm:{run}", replications=replications,
                            retrieval=False, generator_options={**options, "name": label}, progress=False,
                            mm_samples=0)
@@ -195,6 +204,8 @@ def main() -> None:
     ap.add_argument("--quality", type=int, default=0, help="t2m replications for the fp32 vs int8 check (0: off)")
     ap.add_argument("--data", type=Path, default=Path.home() / ".cache/motiongpt2/datasets/real-body")
     ap.add_argument("--evaluator", type=Path, default=Path("runs/evaluator_guo_glove50"))
+    ap.add_argument("--quality-reference", type=Path, default=None,
+                    help="float t2m result JSON of the same model (benchmarks/lm_tables.py) instead of a second run")
     ap.add_argument("--train-steps", type=int, default=0, help="steps of the training-throughput run (0: off)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = ap.parse_args()
@@ -203,7 +214,8 @@ def main() -> None:
     bandwidth = read_bandwidth(args.threads)
     print(f"read bandwidth {bandwidth / 1e9:.1f} GB/s", flush=True)
     rows = latency_rows(args.model, args.repeats, args.batches, bandwidth, args.skip_hf)
-    quality = quality_rows(args.model, args.data, args.evaluator, args.quality) if args.quality else []
+    quality = (quality_rows(args.model, args.data, args.evaluator, args.quality, args.quality_reference)
+               if args.quality else [])
     train = train_figures(args.model, args.data, args.train_steps, args.threads) if args.train_steps else None
 
     lines = [f"Generation of one 196-frame motion (49 motion tokens forced, 51 decoding steps) with SmolLM2-135M "
@@ -221,12 +233,20 @@ def main() -> None:
             lines.append(f"\n- {path}: batch 16 takes {by[16] / by[1]:.2f}x batch 1 "
                          f"({16 * by[1] / by[16]:.1f}x the motions per second)")
     if quality:
-        from motiongpt2.eval.protocol import format_markdown
+        from lm_tables import rows_of
 
-        lines += ["", f"Quality of the int8 path: t2m protocol on the test split, {args.quality} replications, "
-                  "same crops and seeds for both:", ""]
-        for q in quality:
-            lines += [f"**{q['label']}**", "", format_markdown(q["results"]), ""]
+        from motiongpt2.eval.replication import format_table
+
+        lines += ["", f"Quality of the int8 path: t2m protocol on the test split (reference evaluator), "
+                  f"{args.quality} replications, seed 0 (the same crops and per-request seeds for both), "
+                  "MultiModality skipped:"]
+        columns = [tuple(c) for c in quality[0]["results"]["columns"] if c[0] != "MultiModality"]
+        for group, title in ((None, "all pairs"), ("natural", "natural-language captions"), ("label", "label captions")):
+            rows = rows_of(quality[0]["results"], group, {"Real"})
+            for q in quality:
+                method = [r["method"] for r in q["results"]["rows"] if r["method"] != "Real"]
+                rows += [(q["label"], m) for _, m in rows_of(q["results"], group, set(method))]
+            lines += ["", f"{title}:", "", format_table(rows, columns, digits=3)]
     if train:
         t = train["trainable"]
         lines += ["", f"Training (stage 3, batch {train['batch']}, {train['steps']} steps, {args.threads} threads): "

@@ -19,6 +19,10 @@ and version (``config.extra.config.data``), wrapped by :func:`~.instructions.for
 template holds them).  Batches are left-padded and decoded by :func:`~.decoding.decode` under the
 motion grammar (mode ``"motion"`` for motion answers, ``"text"`` for captions), one seed per request.
 
+**Speed**: the loaded model is prepared for decoding (:mod:`.inference`): LoRA merged, the lean
+Llama pass of :mod:`.fast_llama` where the architecture allows (checked against transformers), and
+with ``quantize="int8"`` int8 projections on the CPU.  ``optimize=False`` keeps the PEFT model.
+
 **Lengths** are in frames.  A length ``L`` asks for exactly ``L // unit`` tokens (``unit`` = 4
 frames), so the motion has ``(L // unit) · unit`` frames; it must fit the model's maximum of
 ``max_tokens`` tokens (49 = 196 frames by default, the longest training motions; ``extra.max_tokens``
