@@ -16,16 +16,14 @@ median of ``--repeats`` runs after one warm-up, on these paths:
 Next to each: the memory-bandwidth floor measured in the same run = weight bytes read per decoding
 step x steps / measured read bandwidth (``torch.sum`` over a 1 GiB float32 tensor, best of 5).
 
-Quality of the int8 path (``--quality N``): the t2m protocol (reference evaluator, N replications,
-MultiModality skipped) for the float and the int8 model on the same crops and seeds; FID and R@3 with
-95% CIs.
+The quality of the int8 path (FID, R-Precision with and without it, same crops and seeds) is measured
+by ``benchmarks/lm_tables.py --int8``.
 
 Training (``--train-steps N``): a short stage-3 run of the same recipe in a subprocess: tokens/s,
 trainable share and peak resident memory.
 
 Writes BENCHMARKS.md's "Language model" section.
 Usage: python benchmarks/lm_latency.py --model runs/lm_smollm2_instruct [--threads 2] [--repeats 7]
-       [--quality 3 --data ~/.cache/motiongpt2/datasets/real-body --evaluator runs/evaluator_guo_glove50]
        [--train-steps 12]
 """
 from __future__ import annotations
@@ -152,27 +150,6 @@ def latency_rows(run: Path, repeats: int, batches: list[int], bandwidth: float, 
     return rows
 
 
-def quality_rows(run: Path, data: Path, evaluator: Path, replications: int, reference: Path | None) -> list[dict]:
-    """t2m results of the float and the int8 model (same crops and seeds).  ``reference``: a float
-    ``lm`` result JSON of the same model, split, seed and replications (``benchmarks/lm_tables.py``) used
-    instead of running the float model again."""
-    from motiongpt2 import api
-
-    out = []
-    ref = json.loads(reference.read_text()) if reference is not None and reference.exists() else None
-    if ref is not None and (ref["replications"], ref["seed"]) != (replications, 0):
-        raise SystemExit(f"{reference}: {ref['replications']} replications / seed {ref['seed']}, not {replications} / 0")
-    for label, options in (("fp32 merged", {}), ("int8", {"quantize": "int8"})):
-        if label == "fp32 merged" and ref is not None:
-            out.append({"label": f"{label} (from {reference.parent.name}/{reference.name})", "results": ref})
-            continue
-        res = api.evaluate("t2m", [data], evaluator, generator=f"lm:{run}", replications=replications,
-                           retrieval=False, generator_options={**options, "name": label}, progress=False,
-                           mm_samples=0)
-        out.append({"label": label, "results": res})
-    return out
-
-
 def train_figures(run: Path, data: Path, steps: int, threads: int) -> dict:
     """A short stage-3 run (same config as ``run``) in a subprocess: tokens/s, trainable share, peak RSS."""
     cfg = run / "config.yaml" if (run / "config.yaml").exists() else None
@@ -201,11 +178,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 16])
     ap.add_argument("--skip-hf", action="store_true", help="leave out the transformers generate row")
-    ap.add_argument("--quality", type=int, default=0, help="t2m replications for the fp32 vs int8 check (0: off)")
     ap.add_argument("--data", type=Path, default=Path.home() / ".cache/motiongpt2/datasets/real-body")
-    ap.add_argument("--evaluator", type=Path, default=Path("runs/evaluator_guo_glove50"))
-    ap.add_argument("--quality-reference", type=Path, default=None,
-                    help="float t2m result JSON of the same model (benchmarks/lm_tables.py) instead of a second run")
     ap.add_argument("--train-steps", type=int, default=0, help="steps of the training-throughput run (0: off)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = ap.parse_args()
@@ -214,8 +187,6 @@ def main() -> None:
     bandwidth = read_bandwidth(args.threads)
     print(f"read bandwidth {bandwidth / 1e9:.1f} GB/s", flush=True)
     rows = latency_rows(args.model, args.repeats, args.batches, bandwidth, args.skip_hf)
-    quality = (quality_rows(args.model, args.data, args.evaluator, args.quality, args.quality_reference)
-               if args.quality else [])
     train = train_figures(args.model, args.data, args.train_steps, args.threads) if args.train_steps else None
 
     lines = [f"Generation of one 196-frame motion (49 motion tokens forced, 51 decoding steps) with SmolLM2-135M "
@@ -232,21 +203,6 @@ def main() -> None:
         if 1 in by and 16 in by:
             lines.append(f"\n- {path}: batch 16 takes {by[16] / by[1]:.2f}x batch 1 "
                          f"({16 * by[1] / by[16]:.1f}x the motions per second)")
-    if quality:
-        from lm_tables import rows_of
-
-        from motiongpt2.eval.replication import format_table
-
-        lines += ["", f"Quality of the int8 path: t2m protocol on the test split (reference evaluator), "
-                  f"{args.quality} replications, seed 0 (the same crops and per-request seeds for both), "
-                  "MultiModality skipped:"]
-        columns = [tuple(c) for c in quality[0]["results"]["columns"] if c[0] != "MultiModality"]
-        for group, title in ((None, "all pairs"), ("natural", "natural-language captions"), ("label", "label captions")):
-            rows = rows_of(quality[0]["results"], group, {"Real"})
-            for q in quality:
-                method = [r["method"] for r in q["results"]["rows"] if r["method"] != "Real"]
-                rows += [(q["label"], m) for _, m in rows_of(q["results"], group, set(method))]
-            lines += ["", f"{title}:", "", format_table(rows, columns, digits=3)]
     if train:
         t = train["trainable"]
         lines += ["", f"Training (stage 3, batch {train['batch']}, {train['steps']} steps, {args.threads} threads): "

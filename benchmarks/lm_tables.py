@@ -8,8 +8,11 @@ and without MultiModality (``--mm-samples 0``: it would add 3,000 generations pe
 summary takes Real and Retrieval from the 20-replication tables and T2M-GPT from its own table; every row
 says how many replications it has.  Writes BENCHMARKS.md's "Language model tables" section.
 
-Usage: python benchmarks/lm_tables.py --model runs/lm_smollm2_instruct [--run] [--replications 3]
-       [--quantize none|int8] [--tables ~/.cache/motiongpt2/eval_results/tables]
+``--int8`` adds a t2m run of the same model with int8 layers (``--generator-option quantize=int8``, the
+same crops and per-request seeds) as one more row: the quality check of the fast CPU path.
+
+Usage: python benchmarks/lm_tables.py --model runs/lm_smollm2_instruct [--run] [--replications 3] [--int8]
+       [--tables ~/.cache/motiongpt2/eval_results/tables]
 """
 from __future__ import annotations
 
@@ -31,11 +34,11 @@ EVALUATOR = ROOT / "runs" / "evaluator_guo_glove50"
 TASKS = ("t2m", "m2t")
 
 
-def command(task: str, model: Path, out: Path, reps: int, quantize: str) -> list[str]:
+def command(task: str, model: Path, out: Path, reps: int, quantize: str = "none") -> list[str]:
     cmd = [CLI, "evaluate", "-d", str(DATA), "-e", str(EVALUATOR), "--task", task, "--replications", str(reps),
            "--out", str(out), "--generator", f"lm:{model}", "--mm-samples", "0", "--no-retrieval"]
     if quantize != "none":
-        cmd += ["--generator-option", f"quantize={quantize}"]
+        cmd += ["--generator-option", f"quantize={quantize}", "--generator-option", f"name=MotionGPT-2 {quantize}"]
     return cmd
 
 
@@ -55,6 +58,7 @@ def rows_of(result: dict, group: str | None, keep=None) -> list[tuple[str, dict]
 def summary(task: str, tables: Path, split: str) -> str:
     main = load(tables / f"{task}_{split}.json")
     ours = load(tables / "lm" / f"{task}_{split}.json")
+    int8 = load(tables / "lm_int8" / f"{task}_{split}.json")
     base = load(tables / "t2mgpt" / f"{task}_{split}.json") if task == "t2m" else None
     if ours is None:
         return ""
@@ -66,7 +70,9 @@ def summary(task: str, tables: Path, split: str) -> str:
             rows += rows_of(main, group, {"Real", "Retrieval (train NN)"})
         if base is not None:
             rows += rows_of(base, group, {"T2M-GPT (baseline)"})
-        rows += rows_of(ours, group, {r["method"] for r in ours["rows"]} - {"Real"})
+        for res in (ours, int8):
+            if res is not None:
+                rows += rows_of(res, group, {r["method"] for r in res["rows"]} - {"Real"})
         n = ours["n_pairs"] if group is None else ours["caption_groups"][group]["n_pairs"]
         out += ["", f"{title} ({n} pairs):", "", format_table(rows, columns, digits=3)]
     return "\n".join(out)
@@ -79,10 +85,12 @@ def main() -> None:
     ap.add_argument("--split", default="test")
     ap.add_argument("--run", action="store_true", help="compute the language model's tables first")
     ap.add_argument("--replications", type=int, default=3)
-    ap.add_argument("--quantize", default="none", choices=["none", "int8"])
+    ap.add_argument("--int8", action="store_true", help="also run t2m with int8 layers (one more row)")
     args = ap.parse_args()
     out = args.tables / "lm"
-    plan = [command(t, args.model.resolve(), out, args.replications, args.quantize) for t in TASKS]
+    plan = [command(t, args.model.resolve(), out, args.replications) for t in TASKS]
+    if args.int8:
+        plan.append(command("t2m", args.model.resolve(), args.tables / "lm_int8", args.replications, "int8"))
     if args.run:
         for cmd in plan:
             print("$", " ".join(shlex.quote(a) for a in cmd), flush=True)
