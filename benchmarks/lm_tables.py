@@ -78,6 +78,39 @@ def summary(task: str, tables: Path, split: str) -> str:
     return "\n".join(out)
 
 
+def training_rows(model: Path) -> str:
+    """How the evaluated model was trained: one row per stage, following ``init`` back from ``model``
+    (steps, samples, ~tokens, wall time between the run's start and its latest checkpoint, val losses)."""
+    from datetime import datetime
+
+    from motiongpt2 import runs
+
+    lines = ["| stage | run | steps | samples | tokens (est.) | wall (min) | val loss | val t2m | val m2t | "
+             "val motion acc |", "|---|---|---|---|---|---|---|---|---|---|"]
+    run, seen = model, set()
+    stages = []
+    while run is not None and run.exists() and run.resolve() not in seen:
+        seen.add(run.resolve())
+        step_dir = runs.resolve_step(run, "latest", what="language model")
+        meta = runs.read_meta(step_dir)
+        recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        start = next(r for r in recs if r.get("event") == "start")
+        train = [r for r in recs if r.get("type") == "train"]
+        m = meta.get("metrics") or {}
+        steps = int(meta["step"])
+        tokens = steps * sum(r["tokens"] for r in train) / max(len(train), 1)
+        wall = (datetime.fromisoformat(meta["time"]) - datetime.fromisoformat(start["time"])).total_seconds() / 60
+        stages.append(f"| {start['stage']} | `{run.name}` | {steps} of {start['total_steps']} | "
+                      f"{steps * start['micro_batch'] * start.get('processes', 1):,} | {tokens:,.0f} | {wall:.0f} | "
+                      f"{m.get('val_loss', float('nan')):.3f} | "
+                      f"{m.get('val_loss_t2m', m.get('val_loss_align-t2m', float('nan'))):.3f} | "
+                      f"{m.get('val_loss_m2t', m.get('val_loss_align-m2t', float('nan'))):.3f} | "
+                      f"{m.get('val_motion_acc', float('nan')):.3f} |")
+        init = start.get("init")
+        run = Path(init).parent if init else None
+    return "\n".join(lines + stages[::-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=ROOT / "runs" / "lm_smollm2_instruct")
@@ -103,7 +136,9 @@ def main() -> None:
         if md.exists():
             parts.append(md.read_text().strip().replace("### ", "#### Full table: ", 1))
     shown = [" ".join(shlex.quote(a) for a in cmd).replace(CLI, "motiongpt2") for cmd in plan]
-    body = ("The commands:\n\n```bash\n" + "\n".join(shown) + "\n```\n\n" + "\n\n".join(parts))
+    body = (f"The evaluated model `{args.model.name}` (its best step) was trained on these 2 CPU cores "
+            "(wall time includes pauses for other jobs):\n\n" + training_rows(args.model) +
+            "\n\nThe commands:\n\n```bash\n" + "\n".join(shown) + "\n```\n\n" + "\n\n".join(parts))
     print(body)
     write_section("Language model tables (`benchmarks/lm_tables.py`)",
                   "python benchmarks/lm_tables.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]), body)
