@@ -340,7 +340,7 @@ def demo(
 
 
 _MODEL_HELP = "Language model: a train-lm run folder (its best step, else latest) or a step folder"
-_QUANTIZE_HELP = "none | int8 (int8 linear layers on the CPU: about 2x faster decoding; see BENCHMARKS.md)"
+_QUANTIZE_HELP = "none | int8 (int8 linear layers on the CPU: ~1.7x faster decoding, measurably lower quality; see BENCHMARKS.md)"
 
 
 def _print_written(motion, paths: dict) -> None:
