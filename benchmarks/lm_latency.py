@@ -38,14 +38,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import write_section
 
-from motiongpt2.lm.decoding import MotionConstraint, decode, restricted_head
+from motiongpt2.lm.decoding import MotionConstraint, decode, left_pad
 from motiongpt2.lm.model import GenerateRequest, MotionGPT2
 
 TOKENS = 49  # 196 frames at 4 frames per token
@@ -98,14 +97,8 @@ def timed(fn, repeats: int) -> list[float]:
 
 def prompts_of(mg: MotionGPT2, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Left-padded ``(B, L)`` prompt ids and mask of the first ``batch`` texts, as the model builds them."""
-    ids = [mg.prompt_ids(GenerateRequest(t, length=TOKENS * mg.unit)) for t in PROMPTS[:batch]]
-    L = max(map(len, ids))
-    x = torch.full((batch, L), mg.pad_id, dtype=torch.long)
-    mask = torch.zeros((batch, L), dtype=torch.long)
-    for b, row in enumerate(ids):
-        x[b, L - len(row):] = torch.tensor(row)
-        mask[b, L - len(row):] = 1
-    return x, mask
+    return left_pad([mg.prompt_ids(GenerateRequest(t, length=TOKENS * mg.unit)) for t in PROMPTS[:batch]],
+                    mg.pad_id)
 
 
 def our_decode(mg: MotionGPT2, x, mask, head_share: float):

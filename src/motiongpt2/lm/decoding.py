@@ -458,6 +458,19 @@ def _sample(logits: torch.Tensor, generators: list[torch.Generator], rows: torch
     return torch.where(bad, last_ok, idx)
 
 
+def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, L)`` long ids and attention mask of token-id ``rows``, left-padded with ``pad_id`` (what
+    :func:`decode` takes for causal models)."""
+    L = max(len(r) for r in rows)
+    ids = torch.full((len(rows), L), int(pad_id), dtype=torch.long)
+    mask = torch.zeros((len(rows), L), dtype=torch.long)
+    for b, r in enumerate(rows):
+        if len(r):
+            ids[b, L - len(r):] = torch.as_tensor(list(r), dtype=torch.long)
+            mask[b, L - len(r):] = 1
+    return ids, mask
+
+
 class RestrictedHead(nn.Module):
     """Stands in for a model's output projection ``head`` (``nn.Linear``, ``(V, D)`` weight): with
     ``cols`` set (``(K,)`` long vocabulary ids) it computes ``(..., V)`` logits whose entries outside

@@ -132,6 +132,7 @@ class FastLlama(nn.Module):
         self.norm_in = [lay.input_layernorm.weight for lay in layers]
         self.norm_post = [lay.post_attention_layernorm.weight for lay in layers]
         self.norm_out = base.norm.weight
+        self._relist()
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -178,18 +179,14 @@ class FastLlama(nn.Module):
         """Dynamic int8 quantization of every layer's projections (CPU), in place.  The RMSNorm weights
         in front of ``qkv`` and ``gate_up`` are folded into their columns first (``W·diag(w)``, on copies:
         the model's own float weights stay as they are), which saves one multiply per norm and step."""
-        from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+        from .inference import quantize_int8
 
         for i in range(len(self.qkv)):
             self.qkv[i] = _scaled_columns(self.qkv[i], self.norm_in[i])
             self.gate_up[i] = _scaled_columns(self.gate_up[i], self.norm_post[i])
             self.norm_in[i] = self.norm_post[i] = None
-        self._layer_list = None
-        spec = {name: default_dynamic_qconfig for name, m in self.named_modules()
-                if type(m) is nn.Linear and m is not self.lm_head}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # torch.ao.quantization's deprecation notice
-            quantize_dynamic(self, spec, dtype=torch.qint8, inplace=True)
+        quantize_int8(self, skip=self.lm_head)
+        self._relist()
 
     @torch.no_grad()
     def check_against(self, model: nn.Module) -> str | None:
@@ -202,7 +199,7 @@ class FastLlama(nn.Module):
         mask = torch.ones_like(ids)
         mask[1, :3] = 0
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        ref_ids, ref_mask = ids, mask
+        ref_ids = ids
         out = self(input_ids=ids, attention_mask=mask, position_ids=pos)
         cache, got = out.cache, [out.logits[:, -1]]
         ref = [model(input_ids=ids, attention_mask=mask, position_ids=pos).logits[:, -1]]
@@ -226,12 +223,10 @@ class FastLlama(nn.Module):
         return None
 
     # ------------------------------------------------------------------ decoding interface
-    def _layers(self) -> list[tuple]:
-        """Per layer ``(qkv, o, gate_up, down, input norm weight, post-attention norm weight)`` (a
-        plain list: no ModuleList indexing per step; rebuilt after quantization swaps modules)."""
-        if getattr(self, "_layer_list", None) is None or self._layer_list[0][0] is not self.qkv[0]:
-            self._layer_list = list(zip(self.qkv, self.o, self.gate_up, self.down, self.norm_in, self.norm_post))
-        return self._layer_list
+    def _relist(self) -> None:
+        """Per layer ``(qkv, o, gate_up, down, input norm weight, post-attention norm weight)`` as a plain
+        list (no ModuleList indexing per step); rebuilt whenever modules are swapped."""
+        self._layers = list(zip(self.qkv, self.o, self.gate_up, self.down, self.norm_in, self.norm_post))
 
     @property
     def device(self) -> torch.device:
@@ -290,7 +285,7 @@ class FastLlama(nn.Module):
         mask = self._mask(attention_mask, start, T, x.dtype)
         gqa = self.n_kv != self.n_heads
         H, KV, Dh = self.n_heads, self.n_kv, self.head_dim
-        for i, (qkv, o, gate_up, down, norm_in, norm_post) in enumerate(self._layers()):
+        for i, (qkv, o, gate_up, down, norm_in, norm_post) in enumerate(self._layers):
             q_k, v = qkv(self._norm(x, norm_in)).split([(H + KV) * Dh, KV * Dh], dim=-1)
             q_k = self._rope(q_k.view(B, T, H + KV, Dh).transpose(1, 2), cos, sin)   # one rotation for q and k
             cache.keys[i][:, :, start:S] = q_k[:, H:]

@@ -22,6 +22,7 @@ model's retry / fallback rule (:mod:`.model`) applies and the outputs stay valid
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,6 @@ def load_generator(run: str | Path, device: str = "cpu", which: str = "best", dt
     return LMGenerator(model, **kwargs)
 
 
-#: keyword options of :func:`load_generator` (``evaluate --generator-option KEY=VALUE``)
-load_generator.OPTIONS = ("which", "dtype", "quantize", "batch_size", "use_length", "greedy", "temperature", "top_k",
-                          "top_p", "sample_captions", "name")
+#: keyword options of :func:`load_generator` (``evaluate --generator-option KEY=VALUE``): its own and
+#: :class:`LMGenerator`'s
+load_generator.OPTIONS = ("which", "dtype", "quantize", *list(inspect.signature(LMGenerator).parameters)[1:])

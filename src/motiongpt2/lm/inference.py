@@ -37,17 +37,18 @@ def merge_lora(model: nn.Module) -> nn.Module:
     return model
 
 
-def quantize_int8(model: nn.Module) -> nn.Module:
+def quantize_int8(model: nn.Module, skip: nn.Module | None = None) -> nn.Module:
     """Dynamic int8 quantization (per-tensor weights, activations quantized per call) of every
-    ``nn.Linear`` except the output head, in place; returns ``model``.  CPU tensors only."""
+    ``nn.Linear`` of ``model`` except ``skip`` (default: the output head), in place; returns ``model``.
+    CPU tensors only."""
     if any(p.device.type != "cpu" for p in model.parameters()):
         raise MotionGPT2Error("int8 dynamic quantization runs on the CPU only — load the model on the CPU, "
                               "or on a GPU use dtype bfloat16")
     from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
 
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    spec = {name: default_dynamic_qconfig for name, m in model.named_modules()
-            if type(m) is nn.Linear and m is not head}
+    if skip is None and hasattr(model, "get_output_embeddings"):
+        skip = model.get_output_embeddings()
+    spec = {name: default_dynamic_qconfig for name, m in model.named_modules() if type(m) is nn.Linear and m is not skip}
     if not spec:
         raise MotionGPT2Error("int8 quantization found no linear layer to quantize in this model")
     with warnings.catch_warnings():
@@ -63,9 +64,6 @@ def prepare_for_inference(model: nn.Module, quantize: str | None = None, lean: b
     if q not in QUANTIZE_CHOICES:
         raise MotionGPT2Error(f"quantize must be one of {', '.join(QUANTIZE_CHOICES)}, not {quantize!r}")
     model = merge_lora(model).eval()
-    if q == "int8" and any(p.device.type != "cpu" for p in model.parameters()):
-        raise MotionGPT2Error("int8 dynamic quantization runs on the CPU only — load the model on the CPU, "
-                              "or on a GPU use dtype bfloat16")
     if lean:
         from .fast_llama import FastLlama
 

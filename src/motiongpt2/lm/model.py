@@ -81,7 +81,7 @@ from .. import runs
 from ..errors import InputFileError, MotionGPT2Error
 from ..tokenizer.data import mix_seed
 from ..tokenizer.tokens import decode_tokens, encode_features
-from .decoding import decode
+from .decoding import decode, left_pad
 from .instructions import SECONDS_PER_TOKEN, build_prompt, format_chat, load_prompts
 from .inference import prepare_for_inference
 from .pretrained import MOTION_TOKENIZER_DIR, LoadedLM, copy_pretrained, load_pretrained, save_pretrained
@@ -737,12 +737,7 @@ class MotionGPT2:
     def _decode(self, jobs: list[_Job], seeds: list[int], greedy: bool, temperature: float, top_k: int,
                 top_p: float):
         """Decode ``jobs`` (same ``cap``) in one batch; the :class:`~.decoding.DecodeResult`."""
-        L = max(len(j.prompt_ids) for j in jobs)
-        ids = torch.full((len(jobs), L), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(jobs), L), dtype=torch.long)
-        for b, j in enumerate(jobs):
-            ids[b, L - len(j.prompt_ids):] = torch.tensor(j.prompt_ids, dtype=torch.long)
-            mask[b, L - len(j.prompt_ids):] = 1
+        ids, mask = left_pad([j.prompt_ids for j in jobs], self.pad_id)
         dev = self.model.device if hasattr(self.model, "device") else self.device
         cap = jobs[0].cap if jobs[0].mode == "motion" else None
         return decode(self.model, ids.to(dev), mask.to(dev), self.bound, mode=[j.mode for j in jobs],
