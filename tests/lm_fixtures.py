@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from motiongpt2.tokenizer import build_tokenizer, load_config, save_checkpoint
@@ -63,3 +64,35 @@ def logits(model, data: dict[str, torch.Tensor]) -> torch.Tensor:
     """Logits ``(1, L, V)`` of ``data`` in eval mode, without gradients."""
     with torch.no_grad():
         return model(**data).logits
+
+
+def save_tiny_model(root: Path, walks: Path) -> Path:
+    """A saved tiny adapted model (random LLaMA, hidden 64, with random LoRA / new rows and the real
+    SmolLM2 tokenizer) over a tiny motion tokenizer whose codebook comes from the encoder outputs of the
+    prepared dataset ``walks`` (so different poses get different tokens); its ``save_pretrained`` folder."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from motiongpt2.lm.adapt import LoraSettings, apply_lora, extend_vocabulary
+    from motiongpt2.lm.backbone import load_backbone
+    from motiongpt2.lm.pretrained import save_pretrained
+    from motiongpt2.lm.vocab import MotionVocab
+
+    tok = AutoTokenizer.from_pretrained(save_smol_tokenizer(root / "smol"))
+    torch.manual_seed(0)
+    LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                 num_attention_heads=4, num_key_value_heads=4)).save_pretrained(root / "bb")
+    tok.save_pretrained(root / "bb")
+    cfg = load_config(REPO / "configs" / "tokenizer" / "tiny_test.yaml")
+    vq = build_tokenizer(cfg)
+    vq.set_normalization(np.load(walks / "Mean.npy"), np.load(walks / "Std.npy"))
+    feats = [np.load(p) for p in sorted((walks / "new_joint_vecs").glob("*.npy"))]
+    x = torch.stack([vq.normalize(torch.as_tensor(f[:48])) for f in feats])
+    vq.train()
+    with torch.no_grad():
+        vq(x)                       # first training call: codebook from the encoder outputs
+    vq.eval()
+    tok_dir = save_checkpoint(root / "vq", vq, cfg, step=0)
+    bb = load_backbone(str(root / "bb"))
+    bound = extend_vocabulary(bb.model, bb.tokenizer, MotionVocab(("motion",), (64,)))
+    model = apply_lora(bb.model, LoraSettings())
+    return save_pretrained(root / "model", model, bb.tokenizer, bound, LoraSettings(), bb.name, tok_dir)

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 from typer.testing import CliRunner
 
 from motiongpt2 import api
@@ -31,9 +30,9 @@ from motiongpt2.lm.model import (Caption, CaptionRequest, GenerateRequest, Motio
 from motiongpt2.lm.pretrained import save_pretrained
 from motiongpt2.lm.vocab import MotionVocab
 from motiongpt2.motion.features import recover_from_ric
-from motiongpt2.tokenizer import build_tokenizer, load_config, save_checkpoint
+from motiongpt2.tokenizer import build_tokenizer, save_checkpoint
 
-from lm_fixtures import REPO, save_smol_tokenizer  # noqa: E402
+from lm_fixtures import save_tiny_model  # noqa: E402
 from test_eval_protocol import WORDS, _dataset  # noqa: E402
 
 runner = CliRunner()
@@ -50,27 +49,7 @@ def walks(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory, walks):
     """A saved tiny adapted model (random LoRA / rows) over a motion tokenizer with a real codebook."""
-    root = tmp_path_factory.mktemp("lm")
-    tok = AutoTokenizer.from_pretrained(save_smol_tokenizer(root / "smol"))
-    torch.manual_seed(0)
-    LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                 num_attention_heads=4, num_key_value_heads=4)).save_pretrained(root / "bb")
-    tok.save_pretrained(root / "bb")
-    cfg = load_config(REPO / "configs" / "tokenizer" / "tiny_test.yaml")
-    vq = build_tokenizer(cfg)
-    mean, std = np.load(walks / "Mean.npy"), np.load(walks / "Std.npy")
-    vq.set_normalization(mean, std)
-    feats = [np.load(p) for p in sorted((walks / "new_joint_vecs").glob("*.npy"))]
-    x = torch.stack([vq.normalize(torch.as_tensor(f[:48])) for f in feats])
-    vq.train()
-    with torch.no_grad():
-        vq(x)                       # first training call: codebook from the encoder outputs
-    vq.eval()
-    tok_dir = save_checkpoint(root / "vq", vq, cfg, step=0)
-    bb = load_backbone(str(root / "bb"))
-    bound = extend_vocabulary(bb.model, bb.tokenizer, MotionVocab(("motion",), (64,)))
-    model = apply_lora(bb.model, LoraSettings())
-    return save_pretrained(root / "model", model, bb.tokenizer, bound, LoraSettings(), bb.name, tok_dir)
+    return save_tiny_model(tmp_path_factory.mktemp("lm"), walks)
 
 
 @pytest.fixture(scope="module")

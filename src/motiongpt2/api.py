@@ -319,12 +319,20 @@ def load_lm(model: Path | str | None, device: str = "cpu", dtype: str = "float32
     """The :class:`~motiongpt2.lm.model.MotionGPT2` of ``-m MODEL_DIR`` (a ``train-lm`` run folder, its
     best step, else latest; or a step / ``save_pretrained`` folder); ``quantize="int8"``: int8 layers
     (CPU, :mod:`motiongpt2.lm.inference`)."""
+    from motiongpt2.lm.model import MotionGPT2
+
+    return MotionGPT2.from_pretrained(model_folder(model), device=device, dtype=dtype, quantize=quantize)
+
+
+def model_folder(model: Path | str | None) -> Path:
+    """The folder of ``-m MODEL_DIR``; one-line error when none is given or it does not exist."""
     if model is None:
         raise MotionGPT2Error("no language model given: pass -m MODEL_DIR (a train-lm run folder or one of its "
                               "step folders)")
-    from motiongpt2.lm.model import MotionGPT2
-
-    return MotionGPT2.from_pretrained(Path(model), device=device, dtype=dtype, quantize=quantize)
+    if not Path(model).is_dir():
+        raise MotionGPT2Error(f"--model {model}: no such folder — pass a train-lm run folder or one of its step "
+                              "folders")
+    return Path(model)
 
 
 def write_motion(motion, stem: Path | str, video: bool = True, html: bool = True) -> dict[str, Path]:

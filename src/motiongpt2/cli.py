@@ -448,6 +448,46 @@ def compose(
                              blend_frames=blend, out=out, device=device, video=video, quantize=quantize)
     _print_written(res["motion"], res["paths"])
 
+@app.command()
+@user_errors
+def serve(
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface)"),
+    port: int = typer.Option(8000, help="Port"),
+    out: Path = typer.Option(Path("serve_out"), "--out", "-o", help="The only folder the server writes (results, uploads)"),
+    examples: Optional[Path] = typer.Option(None, help="Prepared dataset folder whose test clips the page offers as poses"),
+    max_batch: int = typer.Option(8, help="Most generate requests decoded together (1: no batching)"),
+    max_wait_ms: float = typer.Option(50.0, help="How long a request waits for others to join its batch"),
+    queue_size: int = typer.Option(64, help="Waiting requests beyond which new ones get 429"),
+    max_concurrency: int = typer.Option(128, help="Open connections beyond which new ones get 503"),
+    timeout: float = typer.Option(120.0, help="Seconds before a request gets 504"),
+    max_age: float = typer.Option(24.0, help="Hours results and uploads are kept"),
+    max_mb: float = typer.Option(2048.0, help="Most megabytes kept in --out (oldest deleted first)"),
+    api_key: Optional[str] = typer.Option(None, help="Require this key on /v1 calls \\[default: $MOTIONGPT2_API_KEY, none]"),
+    threads: int = typer.Option(0, help="Torch threads (0: torch's default)"),
+    device: str = typer.Option("cpu", help="cpu | cuda | auto"),
+    quantize: str = typer.Option("none", help=_QUANTIZE_HELP),
+):
+    """Serve the model over HTTP: JSON API, request batching, and a web page to type, watch and download.
+
+    Example: [bold]motiongpt2 serve -m runs/lm_instruct --examples ~/.cache/motiongpt2/datasets/real-body[/]
+    then open http://127.0.0.1:8000 (the API spec is at /openapi.json)
+    """
+    from motiongpt2.serve import ServeSettings, run_server
+
+    settings = ServeSettings(model=model, host=host, port=port, out_dir=out, examples=examples, max_batch=max_batch,
+                             max_wait_ms=max_wait_ms, queue_size=queue_size, max_concurrency=max_concurrency,
+                             timeout_s=timeout, max_age_s=max_age * 3600.0, max_bytes=int(max_mb * 2**20),
+                             threads=threads, device=device, quantize=quantize)
+    if api_key is not None:
+        settings.api_key = api_key
+    settings.check()
+    api.model_folder(model)                      # no model / no such folder: one line now, not after start-up
+    console.print(f"[bold green]serving[/] http://{host}:{port} (page /, API /v1, spec /openapi.json); "
+                  f"results in {out}", highlight=False)
+    run_server(settings)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -441,13 +441,31 @@ class MotionGPT2:
                        "segment_texts": list(texts)})
 
     def generate_batch(self, requests: Sequence[Request | Mapping], greedy: bool = False, temperature: float = 1.0,
-                       top_k: int = 0, top_p: float = 1.0) -> list:
+                       top_k: int = 0, top_p: float = 1.0, errors: str = "raise") -> list:
         """Results of many requests (:class:`GenerateRequest` or a dict of its fields,
         :class:`CaptionRequest`, :class:`PredictRequest`, :class:`InbetweenRequest`), decoded in batches
         of ``batch_size``; one :class:`Motion` (or :class:`Caption`) per request, in order.  A request's
-        result does not depend on the other requests (its own seed; up to float rounding)."""
-        jobs = [self._job(r) for r in requests]
-        return self._run(jobs, greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
+        result does not depend on the other requests (its own seed; up to float rounding).
+
+        ``errors="raise"``: a request that cannot be run (bad pose, length ...) raises its
+        :class:`MotionGPT2Error`; ``"return"``: that error takes the request's place in the list and the
+        other requests still run (a server batching strangers' requests)."""
+        if errors not in ("raise", "return"):
+            raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
+        out: list[Any] = [None] * len(requests)
+        jobs: list[tuple[int, _Job]] = []
+        for i, r in enumerate(requests):
+            try:
+                jobs.append((i, self._job(r)))
+            except MotionGPT2Error as err:
+                if errors == "raise":
+                    raise
+                out[i] = err
+        if jobs:
+            results = self._run([j for _, j in jobs], greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
+            for (i, _), res in zip(jobs, results):
+                out[i] = res
+        return out
 
     # ------------------------------------------------------------------ motion <-> tokens
     @torch.no_grad()
