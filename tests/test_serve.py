@@ -400,3 +400,41 @@ def test_store_cleans_by_age_and_size(tmp_path):
     assert store.folder("result", ids[-1]) is not None           # the newest is kept
     assert store.folder("result", "../" + ids[-1]) is None and store.download(ids[-1], "../meta.json") is None
     json.loads((store.results / ids[-1] / "meta.json").read_text())
+
+
+# ------------------------------------------------------------------------------ the web page in Chromium
+def test_page_generates_and_draws_the_figure(live, tmp_path):
+    """Type a prompt, pick an initial pose, click Generate: the viewer draws the figure (coloured bones in
+    the screenshot's viewer area) and the download links appear."""
+    import imageio.v3 as iio
+
+    from cdp import Browser
+    from tooling import require_tool
+
+    chromium = require_tool("chromium")
+    with Browser(chromium, tmp_path / "profile") as page:
+        page.goto(live.url + "/")
+        page.wait_for("document.getElementById('init-pose').options.length > 1")
+        page.type_into("#text", "a person walks forward and waves")
+        page.eval("document.getElementById('length').value = 60;"
+                  "document.getElementById('init-pose').selectedIndex = 1; true")
+        page.click("#generate")
+        state = page.wait_for("document.body.dataset.state !== 'running' && document.body.dataset.state !== 'idle'"
+                              " && document.body.dataset.state", timeout=120)
+        assert state == "done", page.eval("document.getElementById('status').textContent")
+        assert "60 frames" in page.eval("document.getElementById('result-info').textContent")
+        links = page.eval("[...document.querySelectorAll('#downloads a')].map(a => a.textContent + ' ' + a.href)")
+        assert any(x.startswith("BVH ") and x.endswith("/files/bvh") for x in links), links
+        assert any(x.startswith("MP4 ") for x in links)
+        page.wait_for("(() => { const d = document.getElementById('viewer').contentDocument;"
+                      " return d && d.readyState === 'complete' && !!d.querySelector('canvas'); })()", timeout=60)
+        time.sleep(2.0)                                  # a few animation frames
+        shot = tmp_path / "page.png"
+        shot.write_bytes(page.screenshot())
+        recent = page.eval("document.querySelectorAll('#recent li').length")
+    img = iio.imread(shot)[..., :3].astype(np.int16)
+    rect_x = img.shape[1] * 0.45                         # the viewer fills the right side of the page
+    stage = img[:, int(rect_x):]
+    coloured = ((stage.max(-1) - stage.min(-1)) > 80).sum()
+    assert coloured > 150, f"the figure is not drawn ({coloured} coloured pixels; screenshot {shot})"
+    assert recent >= 1
