@@ -7,6 +7,11 @@
 
 Members are read one at a time (tar archives are streamed in order), so even the 80 MB
 Bandai-Namco archive never sits fully in memory.
+
+Hardening: sizes are checked from the file system / archive headers before a member is read, and
+decompression stops at :data:`~.validate.MAX_FILE_BYTES` (zip bombs); encrypted zip members, unknown
+compression methods, bad CRCs and corrupt streams become one-line
+:class:`~motiongpt2.errors.MotionFormatError` errors naming ``<archive>!<member>``.
 """
 from __future__ import annotations
 
@@ -16,13 +21,37 @@ import io
 import lzma
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from motiongpt2.errors import MotionFormatError
+from motiongpt2.motion.io.validate import MAX_FILE_BYTES, check_file_size, one_line
 
 _COMPRESSORS = {".xz": lzma.open, ".lzma": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}
 _TAR_SUFFIXES = (".tar", ".tar.xz", ".txz", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2")
+_ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+# what the decompressors and archive modules raise on corrupt input
+_CORRUPT = (lzma.LZMAError, zlib.error, OSError, EOFError, ValueError)
+_HINT_ARCHIVE = "the archive is corrupt; re-download it"
+
+
+def _read_capped(fh, name: str) -> bytes:
+    """Read a (decompressing) file object, refusing more than :data:`MAX_FILE_BYTES` bytes of output."""
+    data = fh.read(MAX_FILE_BYTES + 1)
+    check_file_size(name, len(data), "decompressed data")
+    return data
+
+
+def _decompress(data: bytes, suffix: str, name: str) -> bytes:
+    """Decompress in-memory ``.xz``/``.lzma``/``.gz``/``.bz2`` bytes (``suffix``), capped at MAX_FILE_BYTES."""
+    opener = _COMPRESSORS[suffix]
+    try:
+        with opener(io.BytesIO(data), "rb") as fh:
+            return _read_capped(fh, name)
+    except _CORRUPT as err:
+        raise MotionFormatError(name, f"cannot decompress ({one_line(err)})",
+                                "the file is corrupt or not really compressed; re-download it") from None
 
 
 def strip_compression(name: str) -> str:
@@ -38,14 +67,16 @@ def read_bytes(path: str | Path) -> bytes:
     path = Path(path)
     opener = _COMPRESSORS.get(path.suffix.lower())
     try:
+        if not path.is_file():
+            raise MotionFormatError(path, "file not found" if not path.exists() else "not a regular file",
+                                    "check the path")
         if opener is None:
+            check_file_size(str(path), path.stat().st_size)
             return path.read_bytes()
         with opener(path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        raise MotionFormatError(path, "file not found", "check the path") from None
-    except (lzma.LZMAError, OSError, EOFError) as err:
-        raise MotionFormatError(path, f"cannot decompress ({err})",
+            return _read_capped(fh, str(path))
+    except _CORRUPT as err:
+        raise MotionFormatError(path, f"cannot decompress ({one_line(err)})",
                                 "the file is corrupt or not really compressed; re-download it") from None
 
 
@@ -100,22 +131,18 @@ def iter_members(source: str | Path, suffixes: Iterable[str] | None = (".bvh",),
         if not decompress:
             return data
         low = name.lower()
-        try:
-            if low.endswith((".xz", ".lzma")):
-                return lzma.decompress(data)
-            if low.endswith(".gz") and not low.endswith(".tar.gz"):
-                return gzip.decompress(data)
-            if low.endswith(".bz2") and not low.endswith(".tar.bz2"):
-                return bz2.decompress(data)
-        except (lzma.LZMAError, OSError, EOFError) as err:
-            raise MotionFormatError(f"{source}!{name}", f"cannot decompress member ({err})",
-                                    "the archive member is corrupt") from None
+        if low.endswith((".tar.gz", ".tar.bz2")):
+            return data
+        for suf in _COMPRESSORS:
+            if low.endswith(suf):
+                return _decompress(data, suf, f"{source}!{name}")
         return data
 
     if source.is_dir():
         for p in sorted(x for x in source.rglob("*") if x.is_file()):
             rel = p.relative_to(source).as_posix()
             if _wanted(rel, sfx, names):
+                check_file_size(str(p), p.stat().st_size)
                 yield rel, _maybe_decompress(rel, p.read_bytes())
         return
     if not source.exists():
@@ -124,35 +151,53 @@ def iter_members(source: str | Path, suffixes: Iterable[str] | None = (".bvh",),
     if name.endswith(".zip"):
         try:
             zf = zipfile.ZipFile(source)
-        except zipfile.BadZipFile as err:
-            raise MotionFormatError(source, f"not a readable zip ({err})", "re-download the archive") from None
+        except (zipfile.BadZipFile, *_CORRUPT) as err:
+            raise MotionFormatError(source, f"not a readable zip ({one_line(err)})", "re-download the archive") from None
         with zf:
             for info in sorted(zf.infolist(), key=lambda i: i.filename):
                 if info.is_dir() or not _wanted(info.filename, sfx, names):
                     continue
-                yield info.filename, _maybe_decompress(info.filename, zf.read(info))
+                yield info.filename, _maybe_decompress(info.filename, _zip_member(zf, info, f"{source}!{info.filename}"))
         return
     if name.endswith(_TAR_SUFFIXES):
         try:
             tf = tarfile.open(source, "r:*")
-        except (tarfile.TarError, lzma.LZMAError, OSError) as err:
-            raise MotionFormatError(source, f"not a readable tar archive ({err})", "re-download the archive") from None
+        except (tarfile.TarError, *_CORRUPT) as err:
+            why = one_line(err)
+            if "could not be opened successfully" in why:  # tarfile lists every method it tried
+                why = "not a tar file, or its compression is corrupt"
+            raise MotionFormatError(source, f"not a readable tar archive ({why})", "re-download the archive") from None
         with tf:
             try:
                 for info in tf:  # streamed: members are decompressed in archive order
                     if not info.isfile() or not _wanted(info.name, sfx, names):
                         continue
+                    check_file_size(f"{source}!{info.name}", info.size, "archive member")
                     fh = tf.extractfile(info)
                     if fh is None:
                         continue
                     yield info.name, _maybe_decompress(info.name, fh.read())
-            except (tarfile.TarError, lzma.LZMAError, EOFError) as err:
-                raise MotionFormatError(source, f"archive is truncated or corrupt ({err})",
+            except (tarfile.TarError, *_CORRUPT) as err:
+                raise MotionFormatError(source, f"archive is truncated or corrupt ({one_line(err)})",
                                         "re-download the archive") from None
         return
     # a single (possibly compressed) file
     if _wanted(source.name, sfx, names):
         yield source.name, read_bytes(source)
+
+
+def _zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes:
+    """Bytes of one zip member, checked from its header first (encryption, method, size)."""
+    if info.flag_bits & 0x1:
+        raise MotionFormatError(where, "zip member is encrypted", "re-pack the archive without a password")
+    if info.compress_type not in _ZIP_METHODS:
+        raise MotionFormatError(where, f"zip member uses unsupported compression method {info.compress_type}",
+                                "re-pack the archive with deflate (zip's default), bzip2 or lzma")
+    check_file_size(where, info.file_size, "zip member")
+    try:
+        return zf.read(info)
+    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, *_CORRUPT) as err:
+        raise MotionFormatError(where, f"cannot read zip member ({one_line(err)})", _HINT_ARCHIVE) from None
 
 
 def iter_member_names(source: str | Path) -> list[str]:
@@ -171,8 +216,8 @@ def iter_member_names(source: str | Path) -> list[str]:
         if low.endswith(_TAR_SUFFIXES):
             with tarfile.open(source, "r:*") as tf:
                 return [m.name for m in tf if m.isfile()]
-    except (zipfile.BadZipFile, tarfile.TarError, lzma.LZMAError, OSError, EOFError) as err:
-        raise MotionFormatError(source, f"not a readable archive ({err})", "re-download the archive") from None
+    except (zipfile.BadZipFile, tarfile.TarError, *_CORRUPT) as err:
+        raise MotionFormatError(source, f"not a readable archive ({one_line(err)})", "re-download the archive") from None
     return [source.name]
 
 

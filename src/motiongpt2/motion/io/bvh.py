@@ -12,6 +12,11 @@ count is wrong is the block re-scanned line by line to name the offending line. 
 :class:`~motiongpt2.errors.MotionFormatError` with ``"<file>:<line>: <problem> — <what to do>"``.
 
 Angles are degrees; positions stay in file units (see :mod:`.retarget` for unit handling).
+
+Input checks (bounds in :mod:`.validate`), all before the big arrays are allocated: file size and
+line length; joint count; ``Frames:`` a finite integer ≤ ``MAX_FRAMES`` that the MOTION text has room
+for; ``Frame Time:`` within 1e-4 … 1 s; ``T × J`` ≤ ``MAX_JOINT_FRAMES``; every OFFSET and channel
+value finite with ``|x| ≤ 1e6`` (file units or degrees), so the float32 copies downstream stay finite.
 """
 from __future__ import annotations
 
@@ -25,6 +30,10 @@ import numpy as np
 from motiongpt2.errors import MotionFormatError
 from motiongpt2.motion.io.archive import read_bytes
 from motiongpt2.motion.io.mocap import Mocap, euler_to_matrix
+from motiongpt2.motion.io.validate import (
+    MAX_ABS_ANGLE, MAX_ABS_COORD, check_file_size, check_joint_count, check_joint_frames, check_line_lengths,
+    check_no_nul, decode_text, first_bad, parse_frame_count, parse_frame_time,
+)
 
 __all__ = ["read_bvh", "parse_bvh"]
 
@@ -47,8 +56,9 @@ def read_bvh(source: str | Path | bytes, name: str | None = None) -> Mocap:
         units), ``fps = 1 / Frame Time`` and ``meta = {"format": "bvh", "frame_time", "channels"}``.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
-        text = _decode(bytes(source))
         display = name or "<bytes>"
+        check_file_size(display, len(source))
+        text = decode_text(bytes(source), display)
     elif isinstance(source, str) and ("\n" in source or source.lstrip().upper().startswith("HIERARCHY")):
         text = source
         display = name or "<text>"
@@ -57,17 +67,8 @@ def read_bvh(source: str | Path | bytes, name: str | None = None) -> Mocap:
         display = name or str(path)
         if not path.exists():
             raise MotionFormatError(display, "file not found", "check the path")
-        text = _decode(read_bytes(path))
+        text = decode_text(read_bytes(path), display)
     return parse_bvh(text, display)
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
 
 
 def _tokens(header: str) -> list[tuple[str, int]]:
@@ -84,6 +85,9 @@ def parse_bvh(text: str, name: str = "<text>") -> Mocap:
     if not text.strip():
         raise MotionFormatError(name, "empty file", "this is not a BVH file; check the path or re-export it")
     text = text.lstrip("\ufeff")
+    check_file_size(name, len(text), "text")
+    check_line_lengths(text, name)
+    check_no_nul(text, name)
     m = _MOTION_RE.search(text)
     if m is None:
         raise MotionFormatError(name, "no MOTION section",
@@ -142,6 +146,7 @@ def parse_bvh(text: str, name: str = "<text>") -> Mocap:
                 if not parts:
                     raise MotionFormatError(name, f"{tok} without a name", "name every joint", line=ln)
                 jname = " ".join(parts)
+            check_joint_count(len(names) + 1, name, line=ln)
             names.append(jname)
             parents.append(stack[-1] if (stack and up != "ROOT") else -1)
             offsets.append([0.0, 0.0, 0.0])
@@ -164,6 +169,9 @@ def parse_bvh(text: str, name: str = "<text>") -> Mocap:
                 raise MotionFormatError(name, "OFFSET outside a joint", "fix the hierarchy", line=ln)
             need(4)
             offsets[stack[-1]] = [number(toks[i + k][0], toks[i + k][1]) for k in (1, 2, 3)]
+            if first_bad(np.asarray(offsets[stack[-1]]), MAX_ABS_COORD) is not None:
+                raise MotionFormatError(name, f"OFFSET {offsets[stack[-1]]} is not finite or beyond ±{MAX_ABS_COORD:g}",
+                                        "fix the OFFSET line", line=ln)
             i += 4
         elif up == "CHANNELS":
             if not stack:
@@ -174,12 +182,19 @@ def parse_bvh(text: str, name: str = "<text>") -> Mocap:
             except ValueError:
                 raise MotionFormatError(name, f"channel count {toks[i + 1][0]!r} is not an integer",
                                         "write CHANNELS <n> <names...>", line=ln) from None
+            if not 0 <= k <= 6:
+                raise MotionFormatError(name, f"channel count {k} is not between 0 and 6",
+                                        "write CHANNELS <n> <names...> with at most 3 position and 3 rotation channels",
+                                        line=ln)
             need(2 + k)
             cl = [toks[i + 2 + q][0] for q in range(k)]
             for c in cl:
                 if c.lower() not in _ROT and c.lower() not in _POS:
                     raise MotionFormatError(name, f"unknown channel {c!r}",
                                             "channels must be X/Y/Z position or rotation", line=ln)
+            if len({c.lower() for c in cl}) < len(cl):
+                raise MotionFormatError(name, f"a channel is listed twice ({' '.join(cl)})",
+                                        "list each channel once", line=ln)
             if sum(c.lower() in _ROT for c in cl) > 3:
                 raise MotionFormatError(name, "more than 3 rotation channels on one joint",
                                         "use at most one rotation channel per axis", line=ln)
@@ -207,20 +222,13 @@ def parse_bvh(text: str, name: str = "<text>") -> Mocap:
         line = rest[off:] if nl < 0 else rest[off:nl]
         s = line.strip()
         if s:
-            low = s.lower()
+            low = " ".join(s.lower().split())
             if low.startswith("frames"):
                 val = s.split(":", 1)[1].strip() if ":" in s else s.split()[-1]
-                try:
-                    frames = int(float(val))
-                except ValueError:
-                    raise MotionFormatError(name, f"bad frame count {val!r}", "write 'Frames: <int>'", line=ln) from None
+                frames = parse_frame_count(val, name, ln)
             elif low.startswith("frame time") or low.startswith("frametime"):
                 val = s.split(":", 1)[1].strip() if ":" in s else s.split()[-1]
-                try:
-                    frame_time = float(val)
-                except ValueError:
-                    raise MotionFormatError(name, f"bad frame time {val!r}", "write 'Frame Time: <seconds>'",
-                                            line=ln) from None
+                frame_time = parse_frame_time(val, name, ln)
             elif ln != motion_line:
                 break
         if frames is not None and frame_time is not None:
@@ -235,16 +243,15 @@ def parse_bvh(text: str, name: str = "<text>") -> Mocap:
     if frames is None or frame_time is None:
         missing = "Frames:" if frames is None else "Frame Time:"
         raise MotionFormatError(name, f"MOTION section lacks '{missing}'", _HINT_TRUNC, line=motion_line)
-    if frames < 0:
-        raise MotionFormatError(name, f"negative frame count {frames}", "fix the Frames: line", line=motion_line + 1)
-    if not frame_time > 0:
-        raise MotionFormatError(name, f"Frame Time must be positive, got {frame_time}", "fix the Frame Time: line",
-                                line=motion_line + 2)
     data_text = rest[off:]
     first_data_line = ln
 
     nch = sum(len(c) for c in chans)
+    if nch == 0:
+        _check_room(data_text, frames, name, motion_line + 1)
+    check_joint_frames(frames, len(names), name, line=motion_line)
     values = _parse_values(data_text, frames, nch, name, first_data_line)
+    _check_channel_values(values, chans, data_text, name, first_data_line)
 
     # ---------------------------------------------------------------- channels -> transforms
     j = len(names)
@@ -290,6 +297,42 @@ def parse_bvh(text: str, name: str = "<text>") -> Mocap:
               "channels": [list(c) for c in chans]})
 
 
+def _check_room(data: str, frames: int, name: str, line: int) -> None:
+    """Without channels nothing else bounds ``Frames:``: refuse more frames than the MOTION text has
+    lines (one line per frame), before the ``(T, J, 3, 3)`` arrays are allocated."""
+    room = data.count("\n") + 1
+    if frames > room:
+        raise MotionFormatError(name, f"truncated: header says {frames} frames, the file has {room} frame lines",
+                                _HINT_TRUNC + " (or correct 'Frames:')", line=line)
+
+
+def _data_line(data: str, row: int, line0: int) -> int:
+    """Line number of the ``row``-th (0-based) non-blank line of the MOTION data (error path only)."""
+    seen = -1
+    for k, raw in enumerate(data.split("\n")):
+        if raw.strip():
+            seen += 1
+            if seen == row:
+                return line0 + k
+    return line0
+
+
+def _check_channel_values(values: np.ndarray, chans: list[list[str]], data: str, name: str, line0: int) -> None:
+    """Refuse NaN/inf and out-of-range channel values: positions ``|x| ≤ MAX_ABS_COORD`` file units,
+    rotations ``|a| ≤ MAX_ABS_ANGLE`` degrees. Names the frame line of the first offender."""
+    if values.size == 0:
+        return
+    flat = [c.lower() for cl in chans for c in cl]
+    limit = np.where(np.array([c in _POS for c in flat]), MAX_ABS_COORD, MAX_ABS_ANGLE)
+    ok = np.abs(values) <= limit
+    if ok.all():
+        return
+    row, col = (int(i) for i in np.unravel_index(int(np.argmin(ok.ravel())), values.shape))
+    raise MotionFormatError(name, f"frame {row + 1}, channel {col + 1} ({flat[col]}) holds {float(values[row, col])!r}, "
+                            f"not a finite number within ±{limit[col]:g}",
+                            "fix the value; " + _HINT_TRUNC, line=_data_line(data, row, line0))
+
+
 def _parse_values(data: str, frames: int, nch: int, name: str, line0: int) -> np.ndarray:
     """``(frames, nch)`` float64 values of the MOTION block; exact line numbers on any error."""
     if frames == 0 or nch == 0:
@@ -304,11 +347,13 @@ def _parse_values(data: str, frames: int, nch: int, name: str, line0: int) -> np
     rows = 0
     ln = line0
     last = line0
+    extra = False
     for raw in data.split("\n"):
         s = raw.split()
         if s:
             last = ln
             if rows >= frames:
+                extra = True
                 break
             if len(s) != nch:
                 raise MotionFormatError(name, f"frame {rows + 1} has {len(s)} values, expected {nch}",
@@ -324,6 +369,7 @@ def _parse_values(data: str, frames: int, nch: int, name: str, line0: int) -> np
     if rows < frames:
         raise MotionFormatError(name, f"truncated: header says {frames} frames, found {rows}",
                                 _HINT_TRUNC + " (or correct 'Frames:')", line=last + 1 if rows else line0)
-    # more frame lines than the header announces: keep the announced frames
-    warnings.warn(f"{name}: more frame lines than 'Frames: {frames}'; extra lines ignored", stacklevel=3)
+    # more frame lines than the header announces (or numbers only Python reads, e.g. "1_0"): keep the announced frames
+    if extra:
+        warnings.warn(f"{name}: more frame lines than 'Frames: {frames}'; extra lines ignored", stacklevel=3)
     return np.array(data.split()[: frames * nch], dtype=np.float64).reshape(frames, nch)

@@ -5,10 +5,16 @@
   (``(T, 22|52, 3)`` float32, metres, Y-up, resampled to ``fps``).
 * :func:`load_hand_joints` — a hand-only BVH (ManipNet) → :class:`~.retarget.HandJoints`.
 * :func:`iter_joints` — :func:`load_joints` over every file of a folder or archive (no extraction).
+
+Joints ``.npy`` files are checked from their header before the data is read (magic, version,
+numeric dtype, ``(T, 22|52, 3)`` shape, ``T`` ≤ ``MAX_FRAMES``, enough bytes in the file), then for
+finite values within ±1e6 m. Every result of :func:`load_joints` is checked the same way (finite in
+float32, at least ``min_frames`` frames), so features can be computed from it.
 """
 from __future__ import annotations
 
 import dataclasses
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from motiongpt2.errors import MotionFormatError
-from motiongpt2.motion.io.archive import iter_members, strip_compression
+from motiongpt2.motion.io.archive import iter_members, read_bytes, strip_compression
 from motiongpt2.motion.io.asf_amc import read_amc
 from motiongpt2.motion.io.bvh import read_bvh
 from motiongpt2.motion.io.mocap import Mocap
 from motiongpt2.motion.io.reference_pose import leading_reference_frames
-from motiongpt2.motion.io.resample import resample, resample_mocap
+from motiongpt2.motion.io.resample import resample, resample_mocap, resampled_length
 from motiongpt2.motion.io.retarget import HandJoints, hand_joints, resolve_map, retarget
+from motiongpt2.motion.io.validate import (
+    MAX_FRAMES, check_body_size, check_file_size, check_fps, check_joint_frames, check_joints_array, one_line,
+)
 from motiongpt2.motion.skeleton import HUMANML3D, WHOLEBODY
 
 __all__ = ["Joints", "load_mocap", "load_joints", "load_hand_joints", "iter_joints", "motion_kind"]
@@ -78,32 +87,88 @@ def load_mocap(source: str | Path | bytes, asf: str | Path | None = None, name: 
                             "use .bvh, .bvh.xz, .amc (+ .asf), .amc.xz or a (T, J, 3) joints .npy")
 
 
-def _load_npy(source, name: str, target: str, fps: float | None, npy_fps: float | None) -> Joints:
-    try:
-        arr = np.load(source, allow_pickle=False) if not isinstance(source, (bytes, bytearray)) else \
-            np.load(__import__("io").BytesIO(source), allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise MotionFormatError(name, f"not a readable .npy ({err})", "save joints with np.save(path, array)") from None
+_NPY_HINT = "save joints with np.save(path, array) as a (T, 22|52, 3) float array in metres, Y-up"
+
+
+def _npy_stream(source, name: str) -> tuple[io.IOBase, int]:
+    """``(binary file object, total bytes)`` of a ``.npy`` given as bytes, a path or a compressed path."""
+    if isinstance(source, (bytes, bytearray)):
+        check_file_size(name, len(source))
+        return io.BytesIO(source), len(source)
+    path = Path(source)
+    if strip_compression(path.name) != path.name or not path.is_file():
+        data = read_bytes(path)  # decompresses (capped) or raises "file not found"
+        return io.BytesIO(data), len(data)
+    size = path.stat().st_size
+    check_file_size(name, size)
+    return open(path, "rb"), size
+
+
+def read_npy_joints(source, name: str) -> np.ndarray:
+    """A joints ``.npy`` → ``(T, 22|52, 3)`` array in its stored numeric dtype, validated from the header
+    before any data is read (so a header claiming 10^12 rows is refused without allocating)."""
+    fh, size = _npy_stream(source, name)
+    with fh:
+        head = fh.read(6)
+        fh.seek(0)
+        if not head:
+            raise MotionFormatError(name, "empty .npy file", _NPY_HINT)
+        if head.startswith(b"PK"):
+            raise MotionFormatError(name, "this is a zip/.npz archive, not a .npy array",
+                                    "save one array with np.save, or unpack the .npz")
+        try:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f"unsupported .npy format version {version}")
+        except (ValueError, OSError, EOFError) as err:
+            raise MotionFormatError(name, f"not a readable .npy ({one_line(err)})", _NPY_HINT) from None
+        if dtype.kind not in "fiu" or dtype.fields is not None or dtype.subdtype is not None:
+            raise MotionFormatError(name, f"joint array has dtype {dtype}, not a plain number type", _NPY_HINT)
+        if len(shape) != 3 or shape[2] != 3 or shape[1] not in (22, 52) or shape[0] < 0:
+            raise MotionFormatError(name, f"joint array has shape {tuple(shape)}",
+                                    "expected (T, 22, 3) HumanML3D or (T, 52, 3) whole-body joints in metres, Y-up")
+        if shape[0] > MAX_FRAMES:
+            raise MotionFormatError(name, f"joint array claims {shape[0]:,} frames, over the limit of {MAX_FRAMES:,}",
+                                    "split the motion, or re-save the file (its header may be corrupt)")
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if nbytes > size - fh.tell():
+            raise MotionFormatError(name, f"truncated: the header announces {nbytes:,} bytes of data, the file has "
+                                    f"{max(0, size - fh.tell()):,}", "re-save or re-download the file")
+        data = fh.read(nbytes)
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+
+def _load_npy(source, name: str, target: str, fps: float | None, npy_fps: float | None,
+              min_frames: int) -> Joints:
+    arr = read_npy_joints(source, name)
     want = HUMANML3D.n_joints if target == "humanml3d" else WHOLEBODY.n_joints
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[1] not in (22, 52):
-        raise MotionFormatError(name, f"joint array has shape {arr.shape}",
-                                "expected (T, 22, 3) HumanML3D or (T, 52, 3) whole-body joints in metres, Y-up")
     if arr.shape[1] < want:
         raise MotionFormatError(name, f"{arr.shape[1]} joints cannot give the {want}-joint {target} skeleton",
                                 "use target='humanml3d' for 22-joint files")
-    if not np.all(np.isfinite(arr)):
-        raise MotionFormatError(name, "joint array contains NaN/inf", "clean the file")
+    check_joints_array(arr, name)
     arr = arr[:, :want].astype(np.float32)
-    src_fps = npy_fps or (fps or HUMANML3D.fps)
-    out = resample(arr, src_fps, fps) if fps else arr
+    check_body_size(arr, name)
+    src_fps = check_fps(npy_fps, name, "npy_fps") if npy_fps else (fps or HUMANML3D.fps)
+    out = _resample_checked(arr, src_fps, fps, name) if fps else arr
+    check_joints_array(out, name, min_frames=min_frames)
     return Joints(out, fps or src_fps, target, name, "npy",
                   {"unit_scale": 1.0, "up_axis": "y", "native_fps": src_fps, "native_frames": len(arr)})
+
+
+def _resample_checked(pos: np.ndarray, src_fps: float, dst_fps: float, name: str) -> np.ndarray:
+    """:func:`resample` after checking that the output (up-sampling included) stays under the size caps."""
+    check_joint_frames(resampled_length(len(pos), src_fps, dst_fps), pos.shape[1], name)
+    return resample(pos, src_fps, dst_fps)
 
 
 def load_joints(source: str | Path | bytes, preset: str = "auto", map_file: str | Path | dict | None = None,
                 target: str = "humanml3d", fps: float | None = 20.0, asf: str | Path | None = None,
                 name: str | None = None, npy_fps: float | None = None,
-                drop_reference_pose: bool = True, native_fps: float | None = None) -> Joints:
+                drop_reference_pose: bool = True, native_fps: float | None = None, min_frames: int = 2) -> Joints:
     """Load a motion file as target-skeleton joints.
 
     Args:
@@ -123,32 +188,37 @@ def load_joints(source: str | Path | bytes, preset: str = "auto", map_file: str 
             dataset manifest that knows better, e.g. CMU salsa BVH whose header says 120 fps for
             60-fps takes; AMC files, which carry no rate, default to 120). It wins over the file;
             ``info["header_fps"]`` keeps what the file said.
+        min_frames: fewest output frames accepted (2: what feature extraction needs).
 
     Returns:
         :class:`Joints` with ``positions (T', J, 3)`` float32 metres Y-up.
 
     Raises:
-        MotionFormatError: unreadable/malformed file. SkeletonMapError: no map fits the skeleton.
+        MotionFormatError: unreadable/malformed file, values not finite (or beyond ±1e6 m) after the unit
+            conversion, or fewer than ``min_frames`` frames. SkeletonMapError: no map fits the skeleton.
     """
     if target not in ("humanml3d", "wholebody"):
         raise ValueError(f"target must be 'humanml3d' or 'wholebody', not {target!r}")
     label = name or (str(source) if not isinstance(source, (bytes, bytearray)) else "<bytes>")
+    if fps:
+        fps = check_fps(fps, label, "output frame rate")
     if motion_kind(label) == "npy":
-        return _load_npy(source, label, target, fps, npy_fps)
+        return _load_npy(source, label, target, fps, npy_fps, min_frames)
     mocap = load_mocap(source, asf=asf, name=name)
     header_fps = mocap.fps
     if native_fps is not None:
-        if not (np.isfinite(native_fps) and 0.1 <= native_fps <= 10000):
-            raise MotionFormatError(label, f"frame rate {native_fps!r} is not usable", "give a rate in frames per second")
-        mocap = dataclasses.replace(mocap, fps=float(native_fps))
+        mocap = dataclasses.replace(mocap, fps=check_fps(native_fps, label))
     jmap = resolve_map(mocap.names, preset, map_file, source=label)
     pos, info = retarget(mocap, jmap, target)
+    check_joints_array(pos, label, "retargeted joint positions")
+    check_body_size(pos, label)
     lead = leading_reference_frames(pos, mocap.fps) if drop_reference_pose else 0
     pos = pos[lead:]
     info["dropped_leading_frames"] = lead
     out_fps = fps or mocap.fps
     if fps:
-        pos = resample(pos, mocap.fps, fps)
+        pos = _resample_checked(pos, mocap.fps, fps, label)
+    check_joints_array(pos, label, min_frames=min_frames)
     info.update(native_fps=mocap.fps, native_frames=mocap.n_frames, header_fps=header_fps)
     return Joints(pos, float(out_fps), target, label, jmap.name, info)
 
@@ -163,12 +233,17 @@ def load_hand_joints(source: str | Path | bytes, preset: str = "auto", map_file:
     label = name or (str(source) if not isinstance(source, (bytes, bytearray)) else "<bytes>")
     mocap = load_mocap(source, name=name)
     if fps:
+        fps = check_fps(fps, label, "output frame rate")
+        check_joint_frames(resampled_length(mocap.n_frames, mocap.fps, fps), mocap.n_joints, label)
         mocap = resample_mocap(mocap, fps)
     jmap = resolve_map(mocap.names, preset, map_file, source=label, kind="hand")
     if side is None:
         low = Path(label).name.lower()
         side = "left" if "left" in low else "right" if "right" in low else ""
-    return hand_joints(mocap, jmap, side)
+    hand = hand_joints(mocap, jmap, side)
+    check_joints_array(hand.relative, label, "finger joint positions")
+    check_joints_array(hand.wrist_position[:, None], label, "wrist positions")
+    return hand
 
 
 def iter_joints(source: str | Path, preset: str = "auto", map_file=None, target: str = "humanml3d",

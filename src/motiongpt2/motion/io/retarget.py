@@ -54,6 +54,7 @@ import numpy as np
 
 from motiongpt2.errors import SkeletonMapError
 from motiongpt2.motion.io.mocap import Mocap
+from motiongpt2.motion.io.validate import MAX_UNIT_SCALE, MIN_UNIT_SCALE
 from motiongpt2.motion.skeleton import HUMANML3D, WHOLEBODY
 
 __all__ = [
@@ -151,8 +152,11 @@ def load_map(source: str | Path | dict, where: str | None = None) -> JointMap:
         try:
             unit_scale = float(us)
         except (TypeError, ValueError):
+            unit_scale = float("nan")
+        if isinstance(us, bool) or not (MIN_UNIT_SCALE <= unit_scale <= MAX_UNIT_SCALE):  # NaN fails too
             raise SkeletonMapError(where, f"bad unit_scale {us!r}",
-                                   f"use metres per unit (e.g. 0.01), 'auto' or one of {sorted(_UNIT_CANDIDATES)}") from None
+                                   f"use metres per unit between {MIN_UNIT_SCALE:g} and {MAX_UNIT_SCALE:g} (e.g. 0.01), "
+                                   f"'auto' or one of {sorted(_UNIT_CANDIDATES)}")
     up = str(data.get("up_axis", "auto")).lower()
     if up != "auto" and up.lstrip("+-") not in ("x", "y", "z"):
         raise SkeletonMapError(where, f"bad up_axis {up!r}", "use x, y, z, -x, -y, -z or auto")
