@@ -268,6 +268,34 @@ def test_save_pretrained_round_trip(mg, tmp_path):
         mg.save_pretrained(mg.path)
 
 
+def test_bundle_is_small_and_decodes_like_the_run(model_dir, mg, tmp_path, monkeypatch):
+    """The bundled-default writer keeps what loading needs (float16 tensors, configs, the motion tokenizer
+    copy; no optimizer state, no tokenizer files) and the model generates the same motion; with it in
+    the package's assets, a command without -m uses it."""
+    from motiongpt2.lm import bundle
+
+    res = bundle.write_bundle(model_dir, tmp_path / "assets" / bundle.DEFAULT_NAME)
+    folder = res["path"]
+    assert sorted(p.name for p in folder.iterdir()) == ["config.yaml", "meta.json", "model.safetensors",
+                                                         "motion_tokenizer"]
+    from safetensors.torch import load_file
+
+    assert {str(v.dtype) for k, v in load_file(folder / "model.safetensors").items() if k != "rows.ids"} == \
+        {"torch.float16"}
+    again = MotionGPT2.from_pretrained(folder)
+    a, b = mg.generate(TEXT, length=40, seed=4), again.generate(TEXT, length=40, seed=4)
+    assert (a.tokens == b.tokens).mean() >= 0.9            # float16 rounding may flip a rare near-tie
+    monkeypatch.setattr(bundle, "assets_dir", lambda: tmp_path / "assets")
+    assert api.model_folder(None) == folder
+    monkeypatch.setattr(bundle, "assets_dir", lambda: tmp_path / "none")
+    with pytest.raises(MotionGPT2Error, match="no bundled default"):
+        api.model_folder(None)
+    with pytest.raises(ValueError, match="limit"):
+        monkeypatch.setattr(bundle, "ASSET_LIMIT_BYTES", 1000)
+        bundle.write_bundle(model_dir, tmp_path / "assets" / bundle.DEFAULT_NAME)
+    assert (folder / "model.safetensors").exists()          # a refused bundle leaves the old one
+
+
 # ------------------------------------------------------------------------------ CLI
 def test_cli_commands_write_their_files(model_dir, walks, clip, tmp_path):
     cid, feats = clip
@@ -279,8 +307,9 @@ def test_cli_commands_write_their_files(model_dir, walks, clip, tmp_path):
     res = runner.invoke(app, ["generate", TEXT, "-m", str(model_dir), "--length", "40", "--init",
                               f"{walks}:{cid}@3", "--out", str(tmp_path / "gen")])
     assert res.exit_code == 0, res.output
-    for suffix in (".features.npy", ".joints.npy", ".mp4", ".html"):
+    for suffix in (".features.npy", ".joints.npy", ".bvh", ".mp4", ".html"):
         assert (tmp_path / f"gen{suffix}").stat().st_size > 0 and f"gen{suffix}" in res.output
+    assert (tmp_path / "gen.bvh").read_text().startswith("HIERARCHY")
     assert np.load(tmp_path / "gen.features.npy").shape == (40, 263)
     res = runner.invoke(app, ["generate", TEXT, "-m", str(model_dir), "--length", "40", "--key",
                               f"20={tmp_path / 'start.npy'}@5", "--no-video", "--out", str(tmp_path / "key")])

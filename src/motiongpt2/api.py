@@ -325,21 +325,32 @@ def load_lm(model: Path | str | None, device: str = "cpu", dtype: str = "float32
 
 
 def model_folder(model: Path | str | None) -> Path:
-    """The folder of ``-m MODEL_DIR``; one-line error when none is given or it does not exist."""
+    """The folder of ``-m MODEL_DIR`` (``None``: the bundled default, :mod:`motiongpt2.lm.bundle`); one-line
+    error when it does not exist."""
     if model is None:
-        raise MotionGPT2Error("no language model given: pass -m MODEL_DIR (a train-lm run folder or one of its "
-                              "step folders)")
+        from motiongpt2.lm.bundle import default_model
+
+        found = default_model()
+        if found is None:
+            raise MotionGPT2Error("no language model given and this installation has no bundled default: pass "
+                                  "-m MODEL_DIR (a train-lm run folder or one of its step folders)")
+        return found
     if not Path(model).is_dir():
         raise MotionGPT2Error(f"--model {model}: no such folder — pass a train-lm run folder or one of its step "
                               "folders")
     return Path(model)
 
 
-def write_motion(motion, stem: Path | str, video: bool = True, html: bool = True) -> dict[str, Path]:
-    """Write a generated motion: ``STEM.features.npy``, ``STEM.joints.npy`` and, when asked, a rendered
-    ``STEM.mp4`` and an interactive ``STEM.html`` viewer; their paths."""
+def write_motion(motion, stem: Path | str, video: bool = True, html: bool = True, bvh: bool = True) -> dict[str, Path]:
+    """Write a generated motion: ``STEM.features.npy``, ``STEM.joints.npy`` and, when asked, ``STEM.bvh``
+    (joint rotations, :mod:`motiongpt2.render.export_bvh`), a rendered ``STEM.mp4`` and an interactive
+    ``STEM.html`` viewer; their paths."""
     paths = motion.save(stem)
     captions = [motion.text] if motion.text else None
+    if bvh and len(motion.joints):
+        from motiongpt2.render.export import export_motion
+
+        paths["bvh"] = Path(export_motion(motion.joints, Path(f"{stem}.bvh"), fps=motion.fps)["path"])
     if video:
         paths["video"] = render([paths["joints"]], Path(f"{stem}.mp4"), fps=motion.fps, captions=captions)
     if html:

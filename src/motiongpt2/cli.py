@@ -339,7 +339,7 @@ def demo(
 
 
 
-_MODEL_HELP = "Language model: a train-lm run folder (its best step, else latest) or a step folder"
+_MODEL_HELP = "Language model: a train-lm run folder (its best step, else latest) or a step folder \\[default: the bundled model]"
 _QUANTIZE_HELP = "none | int8 (int8 linear layers on the CPU: ~1.7x faster decoding, measurably lower quality; see BENCHMARKS.md)"
 
 
@@ -362,7 +362,7 @@ def generate(
     init: Optional[str] = typer.Option(None, help="Initial pose: FILE\\[@FRAME] (BVH/AMC/.npy) or DATASET_ROOT:CLIP_ID\\[@FRAME]"),
     last: Optional[str] = typer.Option(None, help="Last pose: FILE\\[@FRAME] or DATASET_ROOT:CLIP_ID\\[@FRAME] \\[frame default: the last]"),
     key: Optional[List[str]] = typer.Option(None, help="Key pose FRAME=FILE\\[@FRAME] (repeat the option)"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output stem: STEM.features.npy, STEM.joints.npy, STEM.mp4, STEM.html \\[default: from the text]"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output stem: STEM.features.npy, STEM.joints.npy, STEM.bvh, STEM.mp4, STEM.html \\[default: from the text]"),
     video: bool = typer.Option(True, help="Render STEM.mp4 (the .html viewer is always written)"),
     greedy: bool = typer.Option(False, help="Greedy decoding instead of sampling"),
     temperature: float = typer.Option(1.0, help="Sampling temperature"),
@@ -373,7 +373,8 @@ def generate(
 ):
     """Generate a motion from text, optionally from a given initial / last pose or through key poses.
 
-    Example: [bold]motiongpt2 generate "a person walks forward and waves" -m runs/lm_instruct --length 120 --out walk[/]
+    Example: [bold]motiongpt2 generate "a person walks forward and waves" --length 120 --out walk[/] (the bundled
+    model; [bold]-m runs/lm_instruct[/] for your own)
     (add [bold]--init walk.bvh@0[/], [bold]--last data/cmu:004041@-1[/] or [bold]--key 40=take.bvh@12[/] for pose control)
     """
     res = api.generate_motion(text, model, length=length, seed=seed, init=init, last=last, keys=key, out=out,
