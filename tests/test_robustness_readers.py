@@ -135,6 +135,10 @@ def _check_valid(out) -> None:
         raise AssertionError(f"unexpected result {type(out)}")
 
 
+#: the slowest input and the largest traced peak seen by :func:`run_case` (for the benchmark script)
+STATS = {"inputs": 0, "max_s": 0.0, "max_peak_bytes": 0}
+
+
 def run_case(fn: Callable[[], object]) -> str:
     """Run one input; return ``"clean_error"`` or ``"accepted"``; assert the time and memory bounds.
 
@@ -154,6 +158,9 @@ def run_case(fn: Callable[[], object]) -> str:
         elapsed = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
+        STATS["inputs"] += 1
+        STATS["max_s"] = max(STATS["max_s"], elapsed)
+        STATS["max_peak_bytes"] = max(STATS["max_peak_bytes"], peak)
     assert elapsed < TIME_LIMIT_S, f"took {elapsed:.1f} s"
     assert peak < MEMORY_LIMIT, f"peak {peak / 2**20:.0f} MiB"
     if outcome == "accepted":

@@ -438,3 +438,17 @@ def test_page_generates_and_draws_the_figure(live, tmp_path):
     coloured = ((stage.max(-1) - stage.min(-1)) > 80).sum()
     assert coloured > 150, f"the figure is not drawn ({coloured} coloured pixels; screenshot {shot})"
     assert recent >= 1
+
+
+def test_serve_command_refuses_bad_options_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from motiongpt2.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["serve", "-m", str(tmp_path / "missing"), "--port", "0"])
+    assert res.exit_code == 2 and "no such folder" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["serve", "-m", str(tmp_path), "--max-batch", "0"])
+    assert res.exit_code == 2 and "--max-batch" in res.output
+    res = runner.invoke(app, ["serve", "--help"])
+    assert res.exit_code == 0 and "Example" in res.output
