@@ -96,3 +96,19 @@ def save_tiny_model(root: Path, walks: Path) -> Path:
     bound = extend_vocabulary(bb.model, bb.tokenizer, MotionVocab(("motion",), (64,)))
     model = apply_lora(bb.model, LoraSettings())
     return save_pretrained(root / "model", model, bb.tokenizer, bound, LoraSettings(), bb.name, tok_dir)
+
+
+def save_tiny_backbone(folder: Path) -> Path:
+    """A tiny random LLaMA (hidden 64, 2 layers, tied embeddings) with the SmolLM2 tokenizer, saved as a
+    local model folder that ``load_backbone`` / ``--override backbone=FOLDER`` open."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    save_smol_tokenizer(folder)
+    tok = AutoTokenizer.from_pretrained(folder)
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                      pad_token_id=tok.pad_token_id)
+    LlamaForCausalLM(cfg).save_pretrained(folder)
+    return folder

@@ -19,15 +19,14 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from lm_fixtures import save_smol_tokenizer
+from lm_fixtures import save_tiny_backbone
 from motiongpt2 import runs
 from motiongpt2.cli import app
 from motiongpt2.data.layout import compute_mean_std, write_clip, write_mean_std, write_splits
 from motiongpt2.lm.config import load_lm_config, stage_train
 from motiongpt2.lm.data import (IGNORE, MotionTexts, SampleEncoder, SampleStream, caption_key, collate,
                                 dataset_caption_keys, text_only_pool)
-from motiongpt2.lm.decoding import decode
-from motiongpt2.lm.instructions import TASKS, build_prompt, build_sample, format_chat
+from motiongpt2.lm.instructions import TASKS, build_sample, format_chat
 from motiongpt2.lm.pretrained import load_pretrained
 from motiongpt2.lm.train import train_lm
 from motiongpt2.lm.vocab import MotionVocab
@@ -45,17 +44,7 @@ RUN = dict(device="cpu", progress=False, eval_at_start=False)
 @pytest.fixture(scope="module")
 def backbone_dir(tmp_path_factory) -> Path:
     """A tiny random LLaMA (tied embeddings) with the SmolLM2 tokenizer, as a local model folder."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    folder = save_smol_tokenizer(tmp_path_factory.mktemp("tiny_llama"))
-    tok = AutoTokenizer.from_pretrained(folder)
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id)
-    LlamaForCausalLM(cfg).save_pretrained(folder)
-    return folder
+    return save_tiny_backbone(tmp_path_factory.mktemp("tiny_llama"))
 
 
 @pytest.fixture(scope="module")
