@@ -162,7 +162,7 @@ def test_pose_controls(live):
     assert inline.status_code == 200, inline.text
 
 
-def test_caption_complete_compose_and_uploads(live, walks, tmp_path):
+def test_caption_complete_compose_and_uploads(live, walks, tmp_path, out_dir):
     gen = post(live, "/v1/generate", {"text": TEXT, "length": 40, "seed": 1}).json()
     cap = post(live, "/v1/caption", {"motion": {"result": gen["id"]}})
     assert cap.status_code == 200 and cap.json()["task"] == "m2t" and isinstance(cap.json()["caption"], str)
@@ -182,6 +182,7 @@ def test_caption_complete_compose_and_uploads(live, walks, tmp_path):
     up2 = httpx.post(live.url + "/v1/uploads", files={"file": ("../../evil name.bvh", bvh)})
     assert up2.status_code == 200 and up2.json()["name"] == "evil name.bvh", up2.text
     assert not (tmp_path.parent / "evil name.bvh").exists()
+    assert not any((out_dir / "tmp").iterdir())              # upload scratch files are gone
     assert post(live, "/v1/complete", {"motion": {"upload": up2.json()["id"]}, "length": 60}).status_code == 200
 
 

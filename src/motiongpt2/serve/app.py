@@ -397,7 +397,7 @@ def _install_routes(app: FastAPI, server: Server) -> None:
         if not data:
             raise ApiError(422, f"file {name!r} is empty")
         async with server.renders:
-            feats = await run_in_threadpool(_features_of_upload, server.model, data, suffix, name)
+            feats = await run_in_threadpool(_features_of_upload, server.model, data, suffix, name, server.store.scratch)
         item = await run_in_threadpool(server.store.save_upload, feats,
                                        {"name": re.sub(r"[^\w.\- ]", "_", name)[:128], "frames": int(len(feats))})
         return {"id": item, "name": name, "frames": int(len(feats)), "motion": {"upload": item}}
@@ -439,10 +439,10 @@ def _text(value: str, max_chars: int, where: str) -> str:
         raise ApiError(422, f"{where}: {err}") from None
 
 
-def _features_of_upload(lm, data: bytes, suffix: str, name: str) -> np.ndarray:
-    """Features ``(T, D)`` of an uploaded BVH / .npy (parsed from a private temporary file); 422 with the
-    reader's one-line message when it is not a usable motion."""
-    with tempfile.TemporaryDirectory(prefix="motiongpt2-upload-") as tmp:
+def _features_of_upload(lm, data: bytes, suffix: str, name: str, scratch: Path) -> np.ndarray:
+    """Features ``(T, D)`` of an uploaded BVH / .npy (parsed from a private temporary file under ``scratch``,
+    inside the server's output folder); 422 with the reader's one-line message when it is not a usable motion."""
+    with tempfile.TemporaryDirectory(prefix="upload-", dir=scratch) as tmp:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
         try:

@@ -7,6 +7,7 @@ Layout (nothing is written anywhere else)::
     OUT/results/ID/motion.joints.npy      (T, J, 3) float32, metres, Y-up
     OUT/results/ID/motion.{bvh,npz,mp4,html}   made on first download
     OUT/uploads/ID/meta.json, features.npy     an uploaded motion, as features
+    OUT/tmp/                              request scratch space (an upload while it is parsed)
 
 Ids are 16 lowercase hex characters made by the server (``secrets.token_hex``); a client never names
 a path.  Every file is written atomically.  :meth:`ResultStore.clean` deletes entries older than
@@ -52,8 +53,9 @@ class ResultStore:
         self.root = Path(root)
         self.results = self.root / "results"
         self.uploads = self.root / "uploads"
-        self.results.mkdir(parents=True, exist_ok=True)
-        self.uploads.mkdir(parents=True, exist_ok=True)
+        self.scratch = self.root / "tmp"            # temporary files of requests (uploads being parsed)
+        for folder in (self.results, self.uploads, self.scratch):
+            folder.mkdir(parents=True, exist_ok=True)
         self.max_age_s = float(max_age_s)
         self.max_bytes = int(max_bytes)
         self.clean_every_s = float(clean_every_s)
@@ -172,4 +174,7 @@ class ResultStore:
             shutil.rmtree(p, ignore_errors=True)
             total -= size
             removed += 1
+        if removed:
+            with self._locks_guard:             # forget the download locks of deleted results
+                self._locks = {k: v for k, v in self._locks.items() if (self.results / k[0]).exists()}
         return removed
