@@ -28,6 +28,37 @@ def default_cache() -> Path:
     return Path(os.environ.get("MOTIONGPT2_CACHE", Path.home() / ".cache" / "motiongpt2"))
 
 
+MAX_MAP_BYTES = 16 * 2**20
+
+
+def check_map_file(map_file: Path | str | None) -> None:
+    """Refuse (one :class:`SkeletonMapError` line) a ``--map`` file the map reader would crash on: missing,
+    a folder, over 16 MiB, not UTF-8, JSON nested too deep. Invalid JSON is left to the reader (it names
+    the line)."""
+    import json
+
+    from motiongpt2.errors import SkeletonMapError
+
+    if map_file is None:
+        return
+    p = Path(map_file)
+    hint = "pass a JSON joint map (schema in motiongpt2.motion.io.retarget)"
+    if not p.exists():
+        raise SkeletonMapError(p, "map file not found", "check the --map path")
+    if p.is_dir():
+        raise SkeletonMapError(p, "is a folder, not a map file", hint)
+    if p.stat().st_size > MAX_MAP_BYTES:
+        raise SkeletonMapError(p, f"map file is over {MAX_MAP_BYTES // 2**20} MiB", hint)
+    try:
+        json.loads(p.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SkeletonMapError(p, "map file is not UTF-8 text", "save it as UTF-8 JSON") from None
+    except RecursionError:
+        raise SkeletonMapError(p, "JSON nested too deep", hint) from None
+    except (ValueError, OSError):
+        pass
+
+
 def make_plan(recipe: str, shared: Path | None = None, source: Path | None = None, captions: Path | None = None,
               preset: str = "auto", map_file: Path | None = None, limit: int | None = None):
     """Plan a ``prepare`` run (see :mod:`motiongpt2.data.recipes`)."""
@@ -53,6 +84,7 @@ def make_plan(recipe: str, shared: Path | None = None, source: Path | None = Non
         if source is None or captions is None:
             raise MotionGPT2Error("recipe 'custom' needs --source (folder or archive of motion files) and --captions "
                                   "(CSV or JSON)")
+        check_map_file(map_file)
         plan = custom.plan(source, captions, preset=preset, map_file=map_file)
     else:
         raise MotionGPT2Error(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
@@ -99,80 +131,160 @@ def convert(input: Path, out: Path, preset: str = "auto", map_file: Path | None 
             heading: str = "official") -> dict:
     """Convert a BVH/AMC take into HumanML3D joints ``(T, 22, 3)`` and 263-dim features at 20 fps.
 
-    Writes ``OUT.joints.npy`` and ``OUT.features.npy``; returns their paths, shapes and duration (s).
+    Writes ``OUT.joints.npy`` and ``OUT.features.npy`` (each atomically, and only when every value is
+    finite); returns their paths, shapes and duration (s). Every unusable input raises one
+    :class:`MotionGPT2Error` line.
     """
-    from motiongpt2.motion.features import extract_features
+    from motiongpt2.atomic import atomic_save_npy
     from motiongpt2.motion.io.load import load_joints
     from motiongpt2.motion.skeleton import HUMANML3D
+    from motiongpt2.motion.uniform import check_heading
 
-    j = load_joints(Path(input), preset=preset, map_file=map_file)
     try:
-        feats, joints = extract_features(j.positions, HUMANML3D, heading=heading)
+        check_heading(heading)
     except ValueError as err:
-        raise MotionGPT2Error(f"{input}: cannot compute features ({err})") from None
+        raise MotionGPT2Error(f"--heading: {err}") from None
+    check_map_file(map_file)
+    j = load_joints(Path(input), preset=preset, map_file=map_file)
+    feats, joints = features_of(j.positions, HUMANML3D, input, heading=heading)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     paths = {"joints": Path(f"{out}.joints.npy"), "features": Path(f"{out}.features.npy")}
-    from motiongpt2.atomic import atomic_save_npy
-
     atomic_save_npy(paths["joints"], joints)
     atomic_save_npy(paths["features"], feats)
     return {**paths, "joints_shape": joints.shape, "features_shape": feats.shape, "seconds": len(feats) / 20.0}
 
 
+def features_of(positions: np.ndarray, skel, name: str | Path, heading: str = "official") -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~motiongpt2.motion.features.extract_features` of ``(T, J, 3)`` positions from file ``name``;
+    any failure, or a non-finite result, is one :class:`InputFileError` line naming the file."""
+    from motiongpt2.motion.features import extract_features
+    from motiongpt2.errors import one_line
+
+    try:
+        feats, joints = extract_features(positions, skel, heading=heading)
+    except (ValueError, FloatingPointError, OverflowError) as err:
+        raise InputFileError(name, f"cannot compute features ({one_line(err)})",
+                             "check the motion: at least 2 frames at 20 fps, a real body, finite values") from None
+    if not (np.isfinite(feats).all() and np.isfinite(joints).all()):  # extract_features refuses these already
+        raise InputFileError(name, "features are not finite", "check the motion's values")
+    return feats, joints
+
+
+_NPY_MOTION_HINT = "pass a (T,J,3) joints or (T,263|251|623) features .npy"
+
+
+def _read_motion_npy(path: Path, fps: float) -> tuple[np.ndarray, float]:
+    """Joints ``(T, J, 3)`` float32 and their fps from a joints or features ``.npy``, checked from its header
+    (numeric dtype, known shape, size) before the data is read, then for finite values within ±1e6 m."""
+    from motiongpt2.motion.io.validate import MAX_ABS_COORD, MAX_JOINTS
+    from motiongpt2.npy import check_finite, npy_header, read_npy_data
+
+    hdr = npy_header(path)
+    shape = hdr.shape
+    if len(shape) == 2:
+        from motiongpt2.motion.features import recover_from_ric
+        from motiongpt2.motion.skeleton import skeleton_for_dim
+
+        try:
+            skel = skeleton_for_dim(shape[1])
+        except ValueError as err:
+            raise InputFileError(path, str(err), "pass HumanML3D/KIT/whole-body features or joints") from None
+        _check_frames(shape[0], path)
+        arr = read_npy_data(path, hdr)
+        check_finite(arr, path, what="features")
+        with np.errstate(all="ignore"):
+            joints = recover_from_ric(arr.astype(np.float64)).astype(np.float32)
+        check_finite(joints, path, what="joints decoded from the features", limit=MAX_ABS_COORD)
+        return joints, skel.fps
+    if len(shape) == 3 and shape[2] == 3 and 1 <= shape[1] <= MAX_JOINTS:
+        _check_frames(shape[0], path)
+        arr = read_npy_data(path, hdr)
+        check_finite(arr, path, what="joint positions", limit=MAX_ABS_COORD)
+        return arr.astype(np.float32), fps
+    raise InputFileError(path, f"array of shape {shape} is neither (T,J,3) joints nor (T,D) features", _NPY_MOTION_HINT)
+
+
+def _check_frames(n: int, path: Path) -> None:
+    if n < 1:
+        raise InputFileError(path, "the motion has no frames", _NPY_MOTION_HINT)
+
+
 def load_any_joints(path: Path, preset: str = "auto", map_file: Path | None = None, fps: float = 20.0):
-    """Joints ``(T, J, 3)`` float32 and their fps from a BVH/AMC file, a joints ``.npy`` ``(T, J, 3)`` or a
-    feature ``.npy`` ``(T, 263|251|623)`` (decoded with ``recover_from_ric``)."""
+    """Joints ``(T, J, 3)`` float32 (finite, ``T >= 1``) and their fps from a BVH/AMC file, a joints ``.npy``
+    ``(T, J, 3)`` or a feature ``.npy`` ``(T, 263|251|623)`` (decoded with ``recover_from_ric``).
+
+    ``.npy`` files are checked from their header before anything is allocated
+    (:mod:`motiongpt2.npy`); every problem is one :class:`InputFileError` line."""
     path = Path(path)
     if not path.exists():
         raise InputFileError(path, "file not found", "check the path")
     if path.suffix == ".npy":
-        try:
-            arr = np.load(path)
-        except (ValueError, OSError) as err:
-            raise InputFileError(path, f"not a readable .npy file ({err})", "pass a (T,J,3) joints or (T,D) features file") from None
-        if arr.ndim == 2:
-            from motiongpt2.motion.features import recover_from_ric
-            from motiongpt2.motion.skeleton import skeleton_for_dim
-
-            try:
-                skel = skeleton_for_dim(arr.shape[1])
-            except ValueError as err:
-                raise InputFileError(path, str(err), "pass HumanML3D/KIT/whole-body features or joints") from None
-            return recover_from_ric(arr.astype(np.float32)), skel.fps
-        if arr.ndim == 3 and arr.shape[2] == 3:
-            return arr.astype(np.float32), fps
-        raise InputFileError(path, f"array of shape {arr.shape} is neither (T,J,3) joints nor (T,D) features",
-                             "pass a joints or features .npy")
+        return _read_motion_npy(path, fps)
     from motiongpt2.motion.io.load import load_joints
 
-    j = load_joints(path, preset=preset, map_file=map_file, fps=fps)
+    j = load_joints(path, preset=preset, map_file=map_file, fps=fps, min_frames=1)
     return j.positions, j.fps
+
+
+_DRAWABLE_JOINTS = {22: "HumanML3D", 21: "KIT-ML", 52: "whole-body"}
+
+
+def check_drawable(joints: np.ndarray, path: str | Path) -> None:
+    """Refuse (one line) joints that cannot be drawn or exported: not ``(T, J, 3)`` with ``T >= 1`` and ``J``
+    one of 22 (HumanML3D), 21 (KIT-ML), 52 (whole body), or not finite."""
+    known = ", ".join(f"{j} ({n})" for j, n in _DRAWABLE_JOINTS.items())
+    if joints.ndim != 3 or joints.shape[2] != 3 or joints.shape[0] < 1:
+        raise InputFileError(path, f"motion of shape {joints.shape} is not (T>=1, J, 3) joints", _NPY_MOTION_HINT)
+    if joints.shape[1] not in _DRAWABLE_JOINTS:
+        raise InputFileError(path, f"{joints.shape[1]} joints match no known skeleton (joints: {known})",
+                             "convert the motion first (motiongpt2 convert) or pass features")
+    if not np.isfinite(joints).all():
+        raise InputFileError(path, "joint positions are not all finite", "check the file's values")
+
+
+def _checked_fps(fps, name: str | Path) -> float:
+    from motiongpt2.motion.io.validate import check_fps
+
+    return check_fps(fps, str(name), "--fps")
 
 
 def render(inputs: list[Path], out: Path, fps: float | None = None, captions: list[str] | None = None,
            preset: str = "auto", title: str | None = None) -> Path:
-    """Render one or several motions side by side to ``out`` (.mp4 / .gif / .png strip)."""
+    """Render one or several motions side by side to ``out`` (.mp4 / .gif / .png strip / .html viewer).
+
+    Inputs are checked first (finite, at least one frame, a known joint count); every problem is one
+    :class:`MotionGPT2Error` line."""
+    from motiongpt2.errors import one_line
     from motiongpt2.render import render_motion, render_strip
 
+    out = Path(out)
+    kind = out.suffix.lower()
+    if kind not in (".html", ".png", ".mp4", ".gif"):
+        raise MotionGPT2Error(f"{out}: unsupported output type — use .mp4, .gif, .png or .html")
+    if not inputs:
+        raise MotionGPT2Error("no motion to render — pass at least one motion file")
+    if captions and len(captions) != len(inputs):
+        raise MotionGPT2Error(f"{len(captions)} captions for {len(inputs)} motions — give one --caption per motion or none")
     motions, rates = [], []
     for p in inputs:
         joints, native = load_any_joints(p, preset=preset)
+        check_drawable(joints, p)
         motions.append(joints)
         rates.append(native)
-    rate = fps or rates[0]
-    out = Path(out)
+    rate = _checked_fps(fps if fps is not None else rates[0], inputs[0] if fps is None else "--fps")
     out.parent.mkdir(parents=True, exist_ok=True)
     arg = motions[0] if len(motions) == 1 else motions
-    if out.suffix.lower() == ".html":
-        from motiongpt2.render.html import write_html_viewer
+    try:
+        if kind == ".html":
+            from motiongpt2.render.html import write_html_viewer
 
-        write_html_viewer(motions, out, fps=rate, captions=captions, title=title)
-    elif out.suffix.lower() == ".png":
-        render_strip(arg, out)
-    elif out.suffix.lower() in (".mp4", ".gif"):
-        render_motion(arg, out, fps=rate, title=title, captions=captions)
-    else:
-        raise MotionGPT2Error(f"{out}: unsupported output type — use .mp4, .gif, .png or .html")
+            write_html_viewer(motions, out, fps=rate, captions=captions, title=title)
+        elif kind == ".png":
+            render_strip(arg, out)
+        else:
+            render_motion(arg, out, fps=rate, title=title, captions=captions)
+    except (ValueError, OverflowError, FloatingPointError) as err:
+        raise MotionGPT2Error(f"{out}: cannot render ({one_line(err)})") from None
     return out
 
 
@@ -181,6 +293,7 @@ def export(input: Path, out: Path, preset: str = "auto", fps: float | None = Non
 
     Returns the exporter's summary (path, format, frames, fps, and for BVH the max re-import error in m).
     """
+    from motiongpt2.errors import one_line
     from motiongpt2.render.export import EXPORT_FORMATS, export_motion
 
     out = Path(out)
@@ -188,11 +301,13 @@ def export(input: Path, out: Path, preset: str = "auto", fps: float | None = Non
     if fmt not in EXPORT_FORMATS:
         raise MotionGPT2Error(f"{out}: unsupported export type — use one of .{', .'.join(EXPORT_FORMATS)}")
     joints, native = load_any_joints(Path(input), preset=preset)
+    check_drawable(joints, input)
+    rate = _checked_fps(fps if fps is not None else native, input if fps is None else "--fps")
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return export_motion(joints, out, fps=fps or native, **options)
-    except ValueError as err:
-        raise MotionGPT2Error(f"{input}: cannot export ({err})") from None
+        return export_motion(joints, out, fps=rate, **options)
+    except (ValueError, OverflowError, FloatingPointError) as err:
+        raise MotionGPT2Error(f"{input}: cannot export ({one_line(err)})") from None
 
 
 def validate(root: Path, kind: str = "auto"):

@@ -1,18 +1,26 @@
 """``motiongpt2`` command-line tool (typer). Every command calls :mod:`motiongpt2.api`.
 
 User mistakes print one line (``error: <file>:<line>: <problem> — <what to do>``) and exit with code 2;
-no traceback.
+no traceback. A bug prints ``error: internal error (<Type>: <msg>) — the full traceback is in <file>`` and
+exits with code 1; Ctrl-C exits with 130 (see :func:`user_errors`).
 """
 from __future__ import annotations
 
 import functools
+import os
 import shlex
 import sys
+import tempfile
+import time
+import traceback
 from pathlib import Path
 from typing import List, Optional
 
+import click
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
 from motiongpt2 import api
 from motiongpt2.errors import MotionGPT2Error
@@ -22,23 +30,63 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="
 console = Console(stderr=True)
 
 
+def _say_error(message: str) -> None:
+    """Print ``error: <message>`` as one red-prefixed line (the message is plain text: no rich markup)."""
+    console.print(Text.assemble(("error:", "bold red"), " ", " ".join(message.split())), highlight=False,
+                  soft_wrap=True)
+
+
+def crash_log_dir() -> Path:
+    """Where tracebacks of internal errors go: ``$MOTIONGPT2_CACHE/logs`` (``~/.cache/motiongpt2/logs``)."""
+    return api.default_cache() / "logs"
+
+
+def write_crash_log(err: BaseException) -> Path | None:
+    """Write ``err``'s full traceback (and the command line) to a timestamped file; its path, or ``None`` when
+    no folder is writable (``crash_log_dir()``, then the system's temporary folder)."""
+    text = (f"motiongpt2 {' '.join(shlex.quote(a) for a in sys.argv[1:])}\n"
+            f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n\n" + "".join(traceback.format_exception(err)))
+    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    for folder in (crash_log_dir(), Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return None
+
+
 def user_errors(fn):
-    """Turn :class:`MotionGPT2Error` into one red line and exit code 2."""
+    """Turn every failure into one line: :class:`MotionGPT2Error` (a user mistake) → red line, exit 2;
+    Ctrl-C → ``interrupted``, exit 130; any other exception (a bug) → ``internal error (<Type>: <msg>)`` and
+    the path of a file holding the full traceback, exit 1. typer/click's own exits and usage errors pass."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
         except MotionGPT2Error as err:
-            console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            _say_error(str(err))
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            _say_error("interrupted (Ctrl-C)")
+            raise typer.Exit(130) from None
+        except Exception as err:  # a bug: short line for the user, the traceback in a file
+            path = write_crash_log(err)
+            where = f"the full traceback is in {path}" if path else "no folder was writable for the traceback"
+            _say_error(f"internal error ({type(err).__name__}: {' '.join(str(err).split())[:200]}) — {where}")
+            raise typer.Exit(1) from None
 
     return wrapper
 
 
 def _print_report(report) -> None:
     c = report.clips
-    console.print(f"[bold green]wrote[/] {report.out}: {c['total']} clips "
+    console.print(f"[bold green]wrote[/] {escape(str(report.out))}: {c['total']} clips "
                   f"(train {c.get('train', 0)}, val {c.get('val', 0)}, test {c.get('test', 0)}), "
                   f"{report.frames} frames = {report.seconds / 60:.1f} min of motion from {report.sources} source files "
                   f"in {report.elapsed_s:.1f} s", highlight=False)
@@ -46,7 +94,7 @@ def _print_report(report) -> None:
     if problems:
         console.print(f"[yellow]{len(problems)} inputs skipped or failed (all listed in dataset.json):[/]")
         for line in problems[:20]:
-            console.print(f"  - {line}", highlight=False, soft_wrap=True)
+            console.print(f"  - {line}", highlight=False, soft_wrap=True, markup=False)
         if len(problems) > 20:
             console.print(f"  ... and {len(problems) - 20} more")
 
@@ -95,10 +143,10 @@ def render(
     (use [bold]--out clip.html[/] for a self-contained interactive viewer, [bold]--html[/] to write both)
     """
     path = api.render(list(inputs), out, fps=fps, captions=caption, preset=preset, title=title)
-    console.print(f"[bold green]wrote[/] {path}")
+    console.print(f"[bold green]wrote[/] {escape(str(path))}")
     if html and path.suffix != ".html":
         page = api.render(list(inputs), path.with_suffix(".html"), fps=fps, captions=caption, preset=preset, title=title)
-        console.print(f"[bold green]wrote[/] {page}")
+        console.print(f"[bold green]wrote[/] {escape(str(page))}")
 
 
 @app.command()
@@ -115,7 +163,7 @@ def export(
     """
     info = api.export(input, out, preset=preset, fps=fps)
     extra = f", max re-import error {info['max_error'] * 1000:.3f} mm" if info.get("max_error") is not None else ""
-    console.print(f"[bold green]wrote[/] {info['path']} ({info['frames']} frames at {info['fps']:g} fps{extra})",
+    console.print(f"[bold green]wrote[/] {escape(str(info['path']))} ({info['frames']} frames at {info['fps']:g} fps{extra})",
                   highlight=False)
 
 
@@ -133,7 +181,7 @@ def convert(
     Example: [bold]motiongpt2 convert my_take.bvh --out my_take[/]
     """
     info = api.convert(input, out, preset=preset, map_file=map_file, heading=heading)
-    console.print(f"[bold green]wrote[/] {info['joints']} {info['joints_shape']} and {info['features']} "
+    console.print(f"[bold green]wrote[/] {escape(str(info['joints']))} {info['joints_shape']} and {escape(str(info['features']))} "
                   f"{info['features_shape']} ({info['seconds']:.1f} s at 20 fps)", highlight=False)
 
 
@@ -149,9 +197,9 @@ def validate(
     """
     report = api.validate(root, kind=kind)
     problems = list(report.problems)
-    console.print(f"{root}: {report.n_ok} samples ok, {len(problems)} problems", highlight=False)
+    console.print(f"{root}: {report.n_ok} samples ok, {len(problems)} problems", highlight=False, markup=False)
     for line in problems:
-        console.print(f"  - {line}", highlight=False, soft_wrap=True)
+        console.print(f"  - {line}", highlight=False, soft_wrap=True, markup=False)
     if problems:
         raise typer.Exit(1)
 
@@ -330,7 +378,8 @@ def demo(
     out: Path = typer.Option(Path("demo_out"), help="Output folder"),
     trials: int = typer.Option(6, help="How many CMU trials the sample dataset uses"),
 ):
-    """The main job on the bundled default: prepare a small real sample dataset and render one clip.
+    """The data path in one command: prepare a small real sample dataset from ../shared and render one clip
+    (`make demo` generates from text with the bundled model instead).
 
     Example: [bold]motiongpt2 demo --out demo_out[/]
     """

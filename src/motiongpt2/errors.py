@@ -39,3 +39,14 @@ class DatasetError(InputFileError):
 
 class SkeletonMapError(InputFileError):
     """A source skeleton that cannot be mapped onto a target skeleton."""
+
+
+class FeatureError(MotionGPT2Error, ValueError):
+    """Motion features cannot be computed from the given joints (too few frames, NaN/inf or absurd values, a
+    degenerate skeleton), or would not be finite.  Also a ``ValueError``, as the extractor raised before."""
+
+
+def one_line(err: BaseException | str, limit: int = 160) -> str:
+    """An exception's text on one line (whitespace runs → one space), at most ``limit`` characters."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -16,6 +16,8 @@ interrupted run never leaves a half-written clip behind.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 import warnings
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -43,6 +45,42 @@ def _check_id(clip_id: str) -> str:
             or clip_id.startswith("/") or any(p in ("", ".", "..") for p in parts)):
         raise ValueError(f"clip id {clip_id!r} must be a non-empty relative name without spaces, '#', '\\' or '..'")
     return clip_id
+
+
+#: Longest clip id :func:`safe_id` makes (characters, before a de-duplicating suffix).
+MAX_ID_CHARS = 120
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def safe_id(name: str) -> str:
+    """A clip id from any file name: accents dropped (``é`` → ``e``), every run of characters other than
+    ASCII letters, digits, ``_``, ``.`` and ``-`` → ``_`` (so ``my walk``, ``walk#1``, ``a\\b``, ``a/b``
+    all become plain names), no leading ``.``/``-``/``_``, at most :data:`MAX_ID_CHARS` characters;
+    ``"clip"`` when nothing is left."""
+    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode("ascii")
+    text = _UNSAFE_ID.sub("_", text).lstrip("._-").rstrip(".")[:MAX_ID_CHARS].rstrip(".")
+    return text or "clip"
+
+
+def unique_ids(names: Sequence[str], reserved_prefix: str = "M") -> list[str]:
+    """:func:`safe_id` of each name, made distinct by ``_2``, ``_3``… suffixes in order of appearance.
+
+    With ``reserved_prefix`` (mirrored copies are written as ``"M" + id``) an id never equals another one
+    with the prefix added (``walk`` and ``Mwalk`` cannot both be used). Case-insensitive, so the ids stay
+    distinct on case-insensitive file systems."""
+    taken: set[str] = set()
+    out = []
+    for name in names:
+        base = safe_id(name)
+        cand, k = base, 1
+        while cand.lower() in taken or (reserved_prefix + cand).lower() in taken:
+            k += 1
+            cand = f"{base}_{k}"
+        taken.add(cand.lower())
+        if reserved_prefix:
+            taken.add((reserved_prefix + cand).lower())
+        out.append(cand)
+    return out
 
 
 def _coerce_entries(entries: Iterable[TextEntry | str]) -> list[TextEntry]:
@@ -146,11 +184,24 @@ def write_dataset_json(root: str | Path, meta: Mapping) -> None:
 
 
 def read_dataset_json(root: str | Path) -> dict:
+    """``dataset.json`` of ``root`` as a dict (``{}`` when there is none); one :class:`DatasetError` line
+    when it is not a readable JSON object (not UTF-8, invalid, nested too deep, a list, over 256 MiB)."""
+    from motiongpt2.errors import DatasetError
+
     path = Path(root) / META_FILE
     if not path.exists():
         return {}
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    hint = "fix or delete dataset.json (prepare writes it again)"
+    try:
+        if path.stat().st_size > 256 * 2**20:
+            raise DatasetError(path, "over 256 MiB", hint)
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        text = " ".join(str(err).split())[:120] if not isinstance(err, RecursionError) else "nested too deep"
+        raise DatasetError(path, f"not a readable JSON file ({text})", hint) from None
+    if not isinstance(data, dict):
+        raise DatasetError(path, f"top level is a {type(data).__name__}, not an object", hint)
+    return data
 
 
 # --------------------------------------------------------------------------- mean / std

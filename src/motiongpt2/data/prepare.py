@@ -9,6 +9,7 @@ sources, counts, licences, the command and every skipped input with its reason.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -23,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from motiongpt2.data.recipes.base import Caption, ClipSpec, Plan, SourceJob, chunk_ranges
-from motiongpt2.errors import MotionGPT2Error
+from motiongpt2.errors import DatasetError, MotionGPT2Error
 from motiongpt2.motion.hands import HandBank, attach_canonical_hands
 from motiongpt2.runtime import git_commit
 
@@ -170,6 +171,20 @@ def process_source(job: SourceJob, data: bytes | None, cfg: PrepareConfig) -> tu
     return records, failures
 
 
+def _distinct_records(records: list[ClipRecord], failures: list[str], out: Path) -> list[ClipRecord]:
+    """Records sorted by id, without ids written by more than one source (e.g. ``walk`` chunked into
+    ``walk_00`` and a file named ``walk_00``): their files may hold either source, so they are deleted and
+    each source is listed in ``failures``."""
+    count = Counter(r.clip_id for r in records)
+    for r in records:
+        if count[r.clip_id] > 1:
+            failures.append(f"{r.meta.get('source', '?')}: clip id {r.clip_id} is also written by another "
+                            "source — rename one of the files; not used")
+            for folder in ("new_joint_vecs", "new_joints"):
+                (out / folder / f"{r.clip_id}.npy").unlink(missing_ok=True)
+    return sorted((r for r in records if count[r.clip_id] == 1), key=lambda r: r.clip_id)
+
+
 # ----------------------------------------------------------------------------------------- feeding
 def _iter_inputs(jobs: list[SourceJob]):
     """Yield ``(job, bytes | None)``: plain files as paths, archive members streamed once per archive."""
@@ -186,8 +201,42 @@ def _iter_inputs(jobs: list[SourceJob]):
             yield wanted[name], data
 
 
+def check_output_folder(out: Path) -> None:
+    """Refuse (one line) an output path that ``prepare`` must not replace: a file, or a non-empty folder that
+    is not a dataset (no ``dataset.json`` or ``new_joint_vecs/``), e.g. a home folder given by mistake."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DatasetError(out, "exists and is not a folder", "choose a new folder for the dataset")
+    if out.is_dir() and any(out.iterdir()) and not ((out / "dataset.json").exists() or (out / "new_joint_vecs").is_dir()):
+        raise DatasetError(out, "is a non-empty folder that holds no dataset; prepare would replace it",
+                           "choose a new or empty folder, or a dataset folder to rebuild")
+
+
 def run_plan(plan: Plan, cfg: PrepareConfig, command: str | None = None, progress: bool = True) -> PrepareReport:
-    """Execute ``plan`` into ``cfg.out`` (HumanML3D layout) and return the counts."""
+    """Execute ``plan`` into ``cfg.out`` (HumanML3D layout) and return the counts.
+
+    Atomic: everything is built in a hidden temporary folder beside ``cfg.out`` that replaces it only when
+    complete (:func:`motiongpt2.atomic.atomic_folder`), so an error or Ctrl-C leaves the previous state (no
+    folder, or the previous dataset) untouched. A plan that yields no clip at all raises one
+    :class:`MotionGPT2Error` line (with the first reason) and writes nothing.
+    """
+    from motiongpt2.atomic import atomic_folder
+
+    final = Path(cfg.out)
+    check_output_folder(final)
+    box: dict[str, PrepareReport] = {}
+
+    def fill(tmp: Path) -> None:
+        box["report"] = _build(plan, dataclasses.replace(cfg, out=tmp), command, progress)
+
+    atomic_folder(final, fill)
+    report = box["report"]
+    report.out = final
+    return report
+
+
+def _build(plan: Plan, cfg: PrepareConfig, command: str | None, progress: bool) -> PrepareReport:
+    """:func:`run_plan`'s work, writing straight into ``cfg.out``."""
     from motiongpt2.data import layout
     from motiongpt2.data.caption_groups import caption_group_of_sources
     from motiongpt2.data.text import tag_captions
@@ -224,7 +273,12 @@ def run_plan(plan: Plan, cfg: PrepareConfig, command: str | None = None, progres
                 failures += fails
                 bar.update(1)
     bar.close()
-    records.sort(key=lambda r: r.clip_id)
+    records = _distinct_records(records, failures, out)
+    if not records:
+        problems = plan.skipped + failures
+        raise MotionGPT2Error(f"{plan.name}: no usable clip from {len(plan.jobs)} source file(s), nothing written"
+                              + (f" ({len(problems)} problems; first: {' '.join(problems[0].split())[:300]})"
+                                 if problems else ""))
 
     # Texts (tagged in one batch), splits, normalisation statistics, metadata.
     texts = sorted({c.text for r in records for c in r.captions})

@@ -17,6 +17,7 @@ and keep the list in :attr:`MotionTextDataset.skipped`; ``strict=True`` raises
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import warnings
@@ -26,9 +27,12 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from motiongpt2.data.layout import read_dataset_json
 from motiongpt2.data.text import TextEntry, parse_caption_line, parse_text_line
 from motiongpt2.errors import DatasetError
 from motiongpt2.motion.skeleton import Skeleton, skeleton_for_dim
+from motiongpt2.errors import one_line
+from motiongpt2.npy import NpyHeader, npy_header, read_npy_data
 
 
 # --------------------------------------------------------------------------- kinds
@@ -188,14 +192,21 @@ class Layout:
         return sorted(ids)
 
 
-def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
-    with open(path, "rb") as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        else:
-            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
-    return tuple(shape), np.dtype(dtype)
+def _npy_header(path: Path, kinds: str = "fiu") -> NpyHeader:
+    """The checked ``.npy`` header (:func:`motiongpt2.npy.npy_header`): DatasetError for a corrupt or
+    truncated file, a non-numeric dtype or an absurd size, before any data is read."""
+    return npy_header(path, DatasetError, kinds)
+
+
+def _read_checked(path: Path, hdr: NpyHeader) -> np.ndarray:
+    """The data of a checked header (DatasetError if the file changed under us)."""
+    return read_npy_data(path, hdr, DatasetError)
+
+
+def _first_bad_row(arr: np.ndarray) -> int | None:
+    """First index along axis 0 holding NaN/inf, or ``None``."""
+    finite = np.isfinite(arr.reshape(len(arr), -1)).all(axis=1)
+    return None if finite.all() else int(np.argmin(finite))
 
 
 def _first_npy(folder: Path) -> Path | None:
@@ -205,6 +216,19 @@ def _first_npy(folder: Path) -> Path | None:
             if fn.endswith(".npy") and not fn.startswith("."):
                 return Path(dirpath) / fn
     return None
+
+
+def _kind_from_meta(path: Path) -> str:
+    """``dataset.json``'s ``kind`` (a string), or ``""`` when absent or unreadable (a list, not JSON, nested
+    too deep, not UTF-8, huge): the kind is then guessed from the features."""
+    try:
+        if not path.is_file() or path.stat().st_size > 256 * 2**20:
+            return ""
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return ""
+    kind = data.get("kind", "") if isinstance(data, dict) else ""
+    return kind if isinstance(kind, str) else ""
 
 
 def resolve_layout(root: str | Path, kind: str = "auto") -> Layout:
@@ -229,20 +253,15 @@ def resolve_layout(root: str | Path, kind: str = "auto") -> Layout:
     if kind == "auto":
         kind = guessed or ""
         if not kind:
-            meta = root / "dataset.json"
-            if meta.exists():
-                try:
-                    kind = str(json.loads(meta.read_text(encoding="utf-8")).get("kind", ""))
-                except (OSError, ValueError):
-                    kind = ""
+            kind = _kind_from_meta(root / "dataset.json")
             if kind not in KINDS:
                 first = _first_npy(motion_dir)
                 if first is None:
                     raise DatasetError(motion_dir, "no .npy feature files", "add the features or pass kind=")
                 try:
-                    shape, _ = _npy_header(first)
-                except (OSError, ValueError) as exc:
-                    raise DatasetError(first, f"cannot read .npy header ({exc})",
+                    shape = npy_header(first, DatasetError, check_size=False).shape
+                except DatasetError as exc:
+                    raise DatasetError(first, f"cannot read .npy header ({exc.problem})",
                                        "pass kind='humanml3d'|'kit'|'motionx' explicitly") from None
                 kind = _KIND_BY_DIM.get(shape[-1] if shape else -1, "")
                 if not kind:
@@ -272,21 +291,75 @@ def resolve_layout(root: str | Path, kind: str = "auto") -> Layout:
 
 
 # --------------------------------------------------------------------------- checks
+#: Longest sample id accepted in a split file (characters).
+MAX_ID_CHARS = 255
+#: Longest annotation line accepted in a text file (characters).
+MAX_TEXT_LINE_CHARS = 2**16
+#: Largest split or text file read (bytes).
+MAX_LIST_BYTES = 64 * 2**20
+
+
+def id_problem(sid: str) -> str | None:
+    """Why ``sid`` cannot name a sample inside the dataset root, or ``None``: too long, control characters,
+    a backslash, an absolute path or a ``..`` part (it would read outside the dataset)."""
+    if len(sid) > MAX_ID_CHARS:
+        return f"id of {len(sid):,} characters (limit {MAX_ID_CHARS})"
+    if any(ord(c) < 32 or ord(c) == 127 for c in sid):
+        return "id holds control characters"
+    parts = sid.split("/")
+    if "\\" in sid or sid.startswith("/") or os.path.isabs(sid) or any(p in ("", ".", "..") for p in parts):
+        return "id is not a plain relative name (absolute, '..', a backslash or empty parts): it would point outside the dataset"
+    return None
+
+
+def _short(sid: str, n: int = 60) -> str:
+    return repr(sid if len(sid) <= n else sid[:n] + "…")
+
+
+def _list_lines(path: Path, emit, what: str) -> list[str] | None:
+    """Lines of a split/text file decoded as UTF-8; a problem (and ``None``) when it is unreadable, not
+    UTF-8, binary or over :data:`MAX_LIST_BYTES`."""
+    try:
+        if path.stat().st_size > MAX_LIST_BYTES:
+            emit(Problem(str(path), f"{what} is over {MAX_LIST_BYTES // 2**20} MiB", "check that it is a text file"))
+            return None
+        data = path.read_bytes()
+    except OSError as exc:
+        emit(Problem(str(path), f"cannot read {what} ({one_line(exc)})", "check the file"))
+        return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        emit(Problem(str(path), f"{what} is not UTF-8 text (byte {data[exc.start]:#04x})", "save it as UTF-8", line))
+        return None
+    if "\x00" in text:
+        emit(Problem(str(path), f"{what} holds NUL bytes (a binary file)", "save it as UTF-8 text",
+                     text.count("\n", 0, text.index("\x00")) + 1))
+        return None
+    return text.splitlines()
+
+
 def _read_split(path: Path, emit: Callable[[Problem], None]) -> list[tuple[str, int]]:
-    """``[(id, line number)]`` of a split file; duplicate ids are reported and dropped."""
+    """``[(id, line number)]`` of a split file; duplicate and unsafe ids (:func:`id_problem`) are reported
+    and dropped, so no id ever names a file outside the dataset."""
     out, seen = [], {}
-    with open(path, encoding="utf-8") as f:
-        for n, raw in enumerate(f, start=1):
-            sid = raw.strip()
-            if not sid:
-                continue
-            if sid.endswith(".npy"):
-                sid = sid[:-4]
-            if sid in seen:
-                emit(Problem(str(path), f"id {sid!r} repeats line {seen[sid]}", "delete the duplicate line", n, sid))
-                continue
-            seen[sid] = n
-            out.append((sid, n))
+    for n, raw in enumerate(_list_lines(path, emit, "split file") or [], start=1):
+        sid = raw.strip()
+        if not sid:
+            continue
+        if sid.endswith(".npy"):
+            sid = sid[:-4]
+        bad = id_problem(sid)
+        if bad:
+            emit(Problem(str(path), f"{bad}: {_short(sid)}", "write one plain sample id per line", n,
+                         sid if len(sid) <= MAX_ID_CHARS else sid[:MAX_ID_CHARS]))
+            continue
+        if sid in seen:
+            emit(Problem(str(path), f"id {sid!r} repeats line {seen[sid]}", "delete the duplicate line", n, sid))
+            continue
+        seen[sid] = n
+        out.append((sid, n))
     return out
 
 
@@ -301,12 +374,13 @@ def _check_mean_std(lay: Layout, emit) -> tuple[np.ndarray | None, np.ndarray | 
             emit(Problem(str(other), "has no companion Mean/Std file", hint))
             return None, None
         try:
-            arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            emit(Problem(str(path), f"not a readable .npy file ({exc})", hint))
-            return None, None
-        if arr.shape != (lay.spec.dim,):
-            emit(Problem(str(path), f"has shape {arr.shape}, expected ({lay.spec.dim},) for {lay.spec.name}", hint))
+            hdr = _npy_header(path)
+            if hdr.shape != (lay.spec.dim,):
+                emit(Problem(str(path), f"has shape {hdr.shape}, expected ({lay.spec.dim},) for {lay.spec.name}", hint))
+                return None, None
+            arr = _read_checked(path, hdr)
+        except DatasetError as exc:
+            emit(Problem(str(path), exc.problem, hint))
             return None, None
         if not np.isfinite(arr).all():
             emit(Problem(str(path), "contains NaN/Inf", hint))
@@ -328,15 +402,18 @@ def _read_texts(lay: Layout, sid: str, emit) -> list[TextEntry] | None:
                      f"add {path.name} with one annotation per line, or remove {sid!r} from the split file",
                      None, sid))
         return None
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        emit(Problem(str(path), f"cannot read text file ({exc})", "save it as UTF-8 text", None, sid))
+    lines = _list_lines(path, lambda p: emit(dataclasses.replace(p, sample_id=sid)), "text file")
+    if lines is None:
         return None
     entries = []
     bad = False
     for n, line in enumerate(lines, start=1):
         if not line.strip():
+            continue
+        if len(line) > MAX_TEXT_LINE_CHARS:
+            emit(Problem(str(path), f"line of {len(line):,} characters (limit {MAX_TEXT_LINE_CHARS:,})",
+                         "write one short caption per line", n, sid))
+            bad = True
             continue
         if lay.plain_text_ok and "#" not in line:
             entries.append(parse_caption_line(line))
@@ -366,10 +443,11 @@ def _check_motion(lay: Layout, sid: str, where: tuple[str, int | None], min_len:
                      "restore the file or remove the id from the split file", where[1], sid))
         return None
     try:
-        shape, dtype = _npy_header(path)
-    except (OSError, ValueError) as exc:
-        emit(Problem(str(path), f"not a readable .npy file ({exc})", f"re-export the clip {drop}", None, sid))
+        hdr = _npy_header(path)
+    except DatasetError as exc:
+        emit(Problem(str(path), exc.problem, f"re-export the clip {drop}", None, sid))
         return None
+    shape, dtype = hdr.shape, hdr.dtype
     if len(shape) != 2:
         emit(Problem(str(path), f"features have shape {shape}, expected (T, {spec.dim})",
                      f"re-export the clip {drop}", None, sid))
@@ -392,33 +470,40 @@ def _check_motion(lay: Layout, sid: str, where: tuple[str, int | None], min_len:
     data = None
     if full:
         try:
-            data = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            emit(Problem(str(path), f"not a readable .npy file ({exc})", f"re-export the clip {drop}", None, sid))
+            data = _read_checked(path, hdr)
+        except DatasetError as exc:
+            emit(Problem(str(path), exc.problem, f"re-export the clip {drop}", None, sid))
             return None
-        finite = np.isfinite(data).all(axis=1)
-        if not finite.all():
-            emit(Problem(str(path), f"contains NaN/Inf (first at frame {int(np.argmin(finite))})",
+        bad = _first_bad_row(data)
+        if bad is not None:
+            emit(Problem(str(path), f"contains NaN/Inf (first at frame {bad})",
                          f"re-export the clip {drop}", None, sid))
             return None
         data = data.astype(np.float32, copy=False)
     return n, data
 
 
-def _check_joints(lay: Layout, sid: str, n: int, emit) -> bool:
+def _check_joints(lay: Layout, sid: str, n: int, emit, full: bool = False) -> bool:
+    """Header checks of ``new_joints/<sid>.npy`` (shape ``(n, J, 3)``), and with ``full`` its values
+    (NaN/inf); ``True`` when absent or fine."""
     path = lay.joints_path(sid)
     if path is None or not path.exists():
         return True
     j = lay.spec.skeleton.n_joints
+    hint = "re-export or delete the joints file"
     try:
-        shape, _ = _npy_header(path)
-    except (OSError, ValueError) as exc:
-        emit(Problem(str(path), f"not a readable .npy file ({exc})", "re-export or delete the joints file",
-                     None, sid))
-        return False
-    if shape != (n, j, 3):
-        emit(Problem(str(path), f"joints have shape {shape}, expected ({n}, {j}, 3) to match the features",
-                     "re-export or delete the joints file", None, sid))
+        hdr = _npy_header(path)
+        if hdr.shape != (n, j, 3):
+            emit(Problem(str(path), f"joints have shape {hdr.shape}, expected ({n}, {j}, 3) to match the features",
+                         hint, None, sid))
+            return False
+        if full:
+            bad = _first_bad_row(_read_checked(path, hdr))
+            if bad is not None:
+                emit(Problem(str(path), f"joints contain NaN/Inf (first at frame {bad})", hint, None, sid))
+                return False
+    except DatasetError as exc:
+        emit(Problem(str(path), exc.problem, hint, None, sid))
         return False
     return True
 
@@ -473,7 +558,7 @@ class MotionTextDataset(Sequence):
         if self.load_joints:
             jp = self._lay.joints_path(sid)
             if jp is not None and jp.exists():
-                joints = np.load(jp, allow_pickle=False).astype(np.float32, copy=False)
+                joints = _read_checked(jp, _npy_header(jp)).astype(np.float32, copy=False)
         return Sample(sid, feats, list(self._texts[idx]), joints, self.fps)
 
     def __iter__(self) -> Iterator[Sample]:
@@ -488,7 +573,7 @@ class MotionTextDataset(Sequence):
 
     def _load(self, sid: str) -> np.ndarray:
         path = self._lay.motion_path(sid)
-        data = np.load(path, allow_pickle=False)
+        data = _read_checked(path, _npy_header(path))
         if not np.isfinite(data).all():
             raise DatasetError(path, "contains NaN/Inf", "run validate_dataset() and fix or remove the clip, "
                                "or open the dataset with lazy=False to skip such clips")
@@ -592,8 +677,11 @@ def validate_dataset(root: str | Path, kind: str = "auto", splits: Sequence[str]
     Checks ``Mean.npy``/``Std.npy``; every split file (default: those of train/val/test/all that exist,
     or every motion file when there are none) for duplicate ids, ids without a motion file and ids in
     two of train/val/test; and each sample once: feature shape and dimension, NaN/Inf (all values are
-    read, one file at a time), length range, text file present, non-empty and well-formed, and joints
-    shape when ``new_joints/`` exists.
+    read, one file at a time), length range, text file present, non-empty and well-formed (UTF-8, lines
+    under 64 Ki characters), joints shape and NaN/Inf when ``new_joints/`` exists, and that ``dataset.json``
+    (when present) is a readable JSON object. Ids that are not plain relative names (``../x``, absolute
+    paths, backslashes, control characters, over 255 characters) are reported and never opened, so nothing
+    outside ``root`` is read.
     """
     lay = resolve_layout(root, kind)
     report = Report(str(lay.root), lay.spec.name)
@@ -601,6 +689,10 @@ def validate_dataset(root: str | Path, kind: str = "auto", splits: Sequence[str]
     lo = lay.spec.min_len if min_len is None else int(min_len)
     hi = lay.spec.max_len if max_len is None else int(max_len)
     _check_mean_std(lay, emit)
+    try:
+        read_dataset_json(lay.root)
+    except DatasetError as exc:
+        emit(Problem(exc.path, exc.problem, exc.hint))
     if splits is None:
         splits = [s for s in ("train", "val", "test", "all") if lay.split_path(s).exists()]
     todo: dict[str, tuple[str, int | None]] = {}
@@ -622,7 +714,7 @@ def validate_dataset(root: str | Path, kind: str = "auto", splits: Sequence[str]
     for sid, where in todo.items():
         got = _check_motion(lay, sid, where, lo, hi, emit, full=True)
         if got is not None:
-            _check_joints(lay, sid, got[0], emit)
+            _check_joints(lay, sid, got[0], emit, full=True)
         if lay.motion_path(sid).exists():  # a dangling split id is one problem, not two
             _read_texts(lay, sid, emit)
     report.n_samples = len(todo)

@@ -97,6 +97,41 @@ def format_text_line(caption: str, tokens: Iterable[Token] | Iterable[str], star
     return f"{caption}#{' '.join(parts)}#{_fmt_time(start)}#{_fmt_time(end)}"
 
 
+#: Longest caption kept by :func:`clean_caption` (characters); HumanML3D captions are under 300.
+MAX_CAPTION_CHARS = 1000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
+def clean_caption(text: str, max_chars: int = MAX_CAPTION_CHARS) -> str:
+    """A caption that fits one text line: control characters and line breaks become spaces, ``#`` (the field
+    separator) becomes a space, whitespace runs collapse to one space, and at most ``max_chars`` are kept
+    (cut at a word boundary when there is one). May return ``""``."""
+    text = _CONTROL.sub(" ", str(text)).replace("#", " ")
+    text = " ".join(text.split())
+    if len(text) > max_chars:
+        cut = text[:max_chars]
+        text = cut.rsplit(" ", 1)[0] if " " in cut else cut
+    return text
+
+
+def decode_text_bytes(data: bytes, path: str) -> str:
+    """Text of a user's text file (captions, splits): UTF-8 (with or without BOM), UTF-16/32 with a BOM, else
+    Latin-1 (every byte sequence decodes). Raises DatasetError for NUL bytes outside UTF-16/32 (a binary file)."""
+    for bom, codec in ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                       (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            try:
+                return data.decode(codec).lstrip("\ufeff")
+            except UnicodeDecodeError:
+                raise DatasetError(path, f"broken {codec.upper()} text", "save the file as UTF-8") from None
+    if b"\x00" in data:
+        raise DatasetError(path, "binary data (NUL bytes) in a text file", "save the file as UTF-8 text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
 def parse_text_line(line: str, path: str | None = None, lineno: int | None = None) -> TextEntry:
     """Parse one HumanML3D text line into a :class:`TextEntry`.
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import FeatureError
 from .quaternion import qinv, qmul, qrot, quaternion_to_cont6d, yaw_quaternion
 from .skeleton import HUMANML3D, Skeleton, skeleton_for_dim
 from .uniform import (
@@ -43,7 +44,7 @@ from .uniform import (
 
 __all__ = [
     "extract_features", "normalize_positions", "foot_contacts", "recover_root_rot_pos",
-    "recover_from_ric", "feature_slices", "n_joints_for_dim",
+    "recover_from_ric", "feature_slices", "n_joints_for_dim", "check_positions", "MAX_ABS_POSITION_M",
 ]
 
 
@@ -137,16 +138,53 @@ def extract_features(positions: np.ndarray, skel: Skeleton = HUMANML3D, uniform:
         ``features`` ``(T − 1, 12 J − 1)`` float32 and ``joints`` ``(T − 1, J, 3)`` float32 with
         ``joints = recover_from_ric(features)`` (how the official pipeline stores ``new_joints``);
         it equals the normalised (uniform-skeleton) positions of frames ``0..T−2``.
+
+    Raises:
+        FeatureError (a ``ValueError`` and a one-line ``MotionGPT2Error``): wrong shape, fewer than 2
+        frames, NaN/inf or values beyond ±1e6 m (:func:`check_positions`), or a degenerate pose whose
+        features would not be finite (never returns NaN/inf).
     """
-    pos = np.asarray(positions, dtype=np.float64)
-    if pos.ndim != 3 or pos.shape[-1] != 3 or pos.shape[1] != skel.n_joints:
-        raise ValueError(f"expected positions (T, {skel.n_joints}, 3) for skeleton {skel.name!r}, "
-                         f"got {pos.shape}")
-    if pos.shape[0] < 2:
-        raise ValueError("need at least 2 frames to compute features")
+    pos = check_positions(positions, skel)
     check_heading(heading)
-    if not np.all(np.isfinite(pos)):
-        raise ValueError("positions contain NaN or inf")
+    with np.errstate(all="ignore"):  # non-finite results are refused below, with one clear line
+        features, joints = _extract(pos, skel, uniform, feet_threshold, smooth_forward, heading)
+    bad = ~(np.isfinite(features).all(axis=1) & np.isfinite(joints).all(axis=(1, 2)))
+    if bad.any():
+        raise FeatureError(f"features are not finite from frame {int(np.argmax(bad))} on (degenerate pose: "
+                           "hips and shoulders in one place, zero-length bones, or values too large)")
+    return features, joints
+
+
+#: Largest joint coordinate accepted by :func:`extract_features`, in metres (×1000 for millimetre skeletons):
+#: the readers' bound (``motion.io.validate.MAX_ABS_COORD``), so every loaded motion is feature-ready.
+MAX_ABS_POSITION_M = 1e6
+
+
+def check_positions(positions, skel: Skeleton = HUMANML3D) -> np.ndarray:
+    """``positions`` as ``(T, J, 3)`` float64, refused with a one-line :class:`~motiongpt2.errors.FeatureError`
+    unless ``J == skel.n_joints``, ``T >= 2`` and every value is finite within ±:data:`MAX_ABS_POSITION_M`
+    metres (in ``skel.unit``)."""
+    try:
+        pos = np.asarray(positions, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise FeatureError(f"joint positions are not numbers ({' '.join(str(err).split())[:100]})") from None
+    if pos.ndim != 3 or pos.shape[-1] != 3 or pos.shape[1] != skel.n_joints:
+        raise FeatureError(f"expected positions (T, {skel.n_joints}, 3) for skeleton {skel.name!r}, "
+                           f"got {pos.shape}")
+    if pos.shape[0] < 2:
+        raise FeatureError(f"need at least 2 frames to compute features, got {pos.shape[0]}")
+    limit = MAX_ABS_POSITION_M * (1000.0 if skel.unit == "mm" else 1.0)
+    ok = np.abs(pos) <= limit  # NaN compares False
+    if not ok.all():
+        t, j, _ = np.unravel_index(int(np.argmin(ok.ravel())), pos.shape)
+        raise FeatureError(f"joint positions hold {pos[t, j][~ok[t, j]][0]!r} at frame {t}, joint {j} "
+                           f"(not finite or beyond ±{limit:g} {skel.unit})")
+    return pos
+
+
+def _extract(pos: np.ndarray, skel: Skeleton, uniform: bool, feet_threshold: float | None, smooth_forward: bool,
+             heading: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`extract_features` on checked ``(T, J, 3)`` float64 positions (results may hold NaN)."""
     if uniform:
         pos = uniform_skeleton(pos, skel)
     pos = normalize_positions(pos, skel)

@@ -30,6 +30,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from ..errors import FeatureError
 from .quaternion import qbetween, qinv, qmul, qnormalize, qrot, yaw_quaternion
 from .skeleton import HUMANML3D, Skeleton
 
@@ -198,6 +199,9 @@ def uniform_skeleton(positions: np.ndarray, skel: Skeleton = HUMANML3D) -> np.nd
 
     Returns:
         ``(T, J, 3)`` float64 positions with ``|p[k] - p[parent[k]]| == skel.bone_lengths[k]``.
+
+    Raises:
+        FeatureError: the source leg (bones ending at ``skel.leg``) has zero length in frame 0.
     """
     positions = np.asarray(positions, dtype=np.float64)
     src = bone_offsets(positions[0], skel)
@@ -205,6 +209,9 @@ def uniform_skeleton(positions: np.ndarray, skel: Skeleton = HUMANML3D) -> np.nd
     a, b = skel.leg
     src_leg = np.abs(src[a]).max() + np.abs(src[b]).max()
     tgt_leg = np.abs(tgt[a]).max() + np.abs(tgt[b]).max()
+    if not src_leg > 1e-9 * tgt_leg:  # NaN/0: the root path could not be scaled (inf/NaN features before)
+        raise FeatureError(f"the leg bones ending at joints {a} and {b} have zero length in frame 0: "
+                           "cannot scale the motion onto the target skeleton")
     scale = tgt_leg / src_leg
     quats = inverse_kinematics(positions, skel, smooth_forward=False)
     return forward_kinematics(quats, positions[:, 0] * scale, skel, tgt)

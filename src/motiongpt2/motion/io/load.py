@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from motiongpt2.errors import MotionFormatError
+from motiongpt2.npy import check_not_truncated, stream_header
 from motiongpt2.motion.io.archive import iter_members, read_bytes, strip_compression
 from motiongpt2.motion.io.asf_amc import read_amc
 from motiongpt2.motion.io.bvh import read_bvh
@@ -30,7 +31,7 @@ from motiongpt2.motion.io.reference_pose import leading_reference_frames
 from motiongpt2.motion.io.resample import resample, resample_mocap, resampled_length
 from motiongpt2.motion.io.retarget import HandJoints, hand_joints, resolve_map, retarget
 from motiongpt2.motion.io.validate import (
-    MAX_FRAMES, check_body_size, check_file_size, check_fps, check_joint_frames, check_joints_array, one_line,
+    MAX_FRAMES, check_body_size, check_file_size, check_fps, check_joint_frames, check_joints_array,
 )
 from motiongpt2.motion.skeleton import HUMANML3D, WHOLEBODY
 
@@ -109,37 +110,17 @@ def read_npy_joints(source, name: str) -> np.ndarray:
     before any data is read (so a header claiming 10^12 rows is refused without allocating)."""
     fh, size = _npy_stream(source, name)
     with fh:
-        head = fh.read(6)
-        fh.seek(0)
-        if not head:
-            raise MotionFormatError(name, "empty .npy file", _NPY_HINT)
-        if head.startswith(b"PK"):
-            raise MotionFormatError(name, "this is a zip/.npz archive, not a .npy array",
-                                    "save one array with np.save, or unpack the .npz")
-        try:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-            else:
-                raise ValueError(f"unsupported .npy format version {version}")
-        except (ValueError, OSError, EOFError) as err:
-            raise MotionFormatError(name, f"not a readable .npy ({one_line(err)})", _NPY_HINT) from None
-        if dtype.kind not in "fiu" or dtype.fields is not None or dtype.subdtype is not None:
-            raise MotionFormatError(name, f"joint array has dtype {dtype}, not a plain number type", _NPY_HINT)
+        hdr = stream_header(fh, size, name, MotionFormatError, check_size=False)
+        shape, dtype = hdr.shape, hdr.dtype
         if len(shape) != 3 or shape[2] != 3 or shape[1] not in (22, 52) or shape[0] < 0:
             raise MotionFormatError(name, f"joint array has shape {tuple(shape)}",
                                     "expected (T, 22, 3) HumanML3D or (T, 52, 3) whole-body joints in metres, Y-up")
         if shape[0] > MAX_FRAMES:
             raise MotionFormatError(name, f"joint array claims {shape[0]:,} frames, over the limit of {MAX_FRAMES:,}",
                                     "split the motion, or re-save the file (its header may be corrupt)")
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if nbytes > size - fh.tell():
-            raise MotionFormatError(name, f"truncated: the header announces {nbytes:,} bytes of data, the file has "
-                                    f"{max(0, size - fh.tell()):,}", "re-save or re-download the file")
-        data = fh.read(nbytes)
-    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+        check_not_truncated(hdr, name, MotionFormatError)
+        data = fh.read(hdr.nbytes)
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if hdr.fortran else "C")
 
 
 def _load_npy(source, name: str, target: str, fps: float | None, npy_fps: float | None,

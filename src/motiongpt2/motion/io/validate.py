@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from motiongpt2.errors import MotionFormatError
+from motiongpt2.errors import MotionFormatError, one_line
 
 __all__ = [
     "MAX_FILE_BYTES", "MAX_LINE_CHARS", "MAX_ASF_LINE_CHARS", "MAX_FRAMES", "MAX_JOINTS", "MAX_JOINT_FRAMES",
@@ -58,12 +58,6 @@ MAX_UNIT_SCALE = 1e3
 MIN_BODY_SIZE = 0.01  # metres: farthest joint from the root in the first frame
 
 _HINT_CORRUPT = "the file is truncated or corrupt; re-export or re-download it"
-
-
-def one_line(err: BaseException | str, limit: int = 160) -> str:
-    """An exception's text squeezed onto one line (whitespace runs → one space), at most ``limit`` chars."""
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _unicode_codec(data: bytes) -> str | None:
