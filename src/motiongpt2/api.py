@@ -28,35 +28,13 @@ def default_cache() -> Path:
     return Path(os.environ.get("MOTIONGPT2_CACHE", Path.home() / ".cache" / "motiongpt2"))
 
 
-MAX_MAP_BYTES = 16 * 2**20
-
-
 def check_map_file(map_file: Path | str | None) -> None:
-    """Refuse (one :class:`SkeletonMapError` line) a ``--map`` file the map reader would crash on: missing,
-    a folder, over 16 MiB, not UTF-8, JSON nested too deep. Invalid JSON is left to the reader (it names
-    the line)."""
-    import json
+    """Refuse (one :class:`SkeletonMapError` line) a ``--map`` file that is not a valid joint map, before
+    any work starts."""
+    if map_file is not None:
+        from motiongpt2.motion.io.retarget import load_map
 
-    from motiongpt2.errors import SkeletonMapError
-
-    if map_file is None:
-        return
-    p = Path(map_file)
-    hint = "pass a JSON joint map (schema in motiongpt2.motion.io.retarget)"
-    if not p.exists():
-        raise SkeletonMapError(p, "map file not found", "check the --map path")
-    if p.is_dir():
-        raise SkeletonMapError(p, "is a folder, not a map file", hint)
-    if p.stat().st_size > MAX_MAP_BYTES:
-        raise SkeletonMapError(p, f"map file is over {MAX_MAP_BYTES // 2**20} MiB", hint)
-    try:
-        json.loads(p.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise SkeletonMapError(p, "map file is not UTF-8 text", "save it as UTF-8 JSON") from None
-    except RecursionError:
-        raise SkeletonMapError(p, "JSON nested too deep", hint) from None
-    except (ValueError, OSError):
-        pass
+        load_map(map_file)
 
 
 def make_plan(recipe: str, shared: Path | None = None, source: Path | None = None, captions: Path | None = None,

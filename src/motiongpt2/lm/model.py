@@ -521,11 +521,9 @@ class MotionGPT2:
         path = Path(source)
         if path.exists():
             if path.suffix == ".npy":
-                try:
-                    return np.load(path, allow_pickle=False)
-                except (ValueError, OSError) as err:
-                    raise InputFileError(path, f"not a readable .npy file ({err})",
-                                         "pass a (T,J,3) joints or (T,D) features file") from None
+                from ..npy import read_npy
+
+                return read_npy(path, ndim=(2, 3), what="motion")       # header-first, finite
             from ..api import load_any_joints
 
             joints, _ = load_any_joints(path)
@@ -536,10 +534,13 @@ class MotionGPT2:
             if root and clip and Path(root).is_dir():
                 from ..data.layout import FEATURES_DIR
 
+                from ..data.readers import id_problem
+                from ..npy import read_npy
+
                 f = Path(root) / FEATURES_DIR / f"{clip}.npy"
-                if not f.exists():
+                if id_problem(clip) is not None or not f.exists():
                     raise InputFileError(f, f"no clip {clip!r} in dataset {root}", "check the clip id")
-                return np.load(f, allow_pickle=False)
+                return read_npy(f, ndim=(2,), what="features")
         raise InputFileError(path, "file not found", "pass a motion file (BVH/AMC/.npy) or DATASET_ROOT:CLIP_ID")
 
     def _features_of_joints(self, joints: np.ndarray) -> np.ndarray:

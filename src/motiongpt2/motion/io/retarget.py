@@ -129,18 +129,40 @@ def _weights(spec, where: str, key: str) -> dict[str, float]:
                            "use a joint name, a list of names, or {name: weight}")
 
 
+MAX_MAP_BYTES = 16 * 2**20
+
+
+def _read_map_json(path: Path, where: str):
+    """The JSON value of a map file; one :class:`SkeletonMapError` line when it is missing, a folder, over
+    :data:`MAX_MAP_BYTES`, not UTF-8, not JSON or nested too deep."""
+    hint = "pass a JSON joint map (schema in motiongpt2.motion.io.retarget)"
+    if not path.exists():
+        raise SkeletonMapError(where, "map file not found", "check the --map path")
+    if path.is_dir():
+        raise SkeletonMapError(where, "is a folder, not a map file", hint)
+    if path.stat().st_size > MAX_MAP_BYTES:
+        raise SkeletonMapError(where, f"map file is over {MAX_MAP_BYTES // 2**20} MiB", hint)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SkeletonMapError(where, "map file is not UTF-8 text", "save it as UTF-8 JSON") from None
+    except OSError as err:
+        raise SkeletonMapError(where, f"cannot read the map file ({err.strerror})", "check the file") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SkeletonMapError(where, f"invalid JSON ({err.msg})", "fix the JSON syntax", line=err.lineno) from None
+    except RecursionError:
+        raise SkeletonMapError(where, "JSON nested too deep", hint) from None
+
+
 def load_map(source: str | Path | dict, where: str | None = None) -> JointMap:
     """Parse a JSON joint map (path or already-loaded dict); raises SkeletonMapError when invalid."""
     if isinstance(source, dict):
         data, where = source, where or "<map>"
     else:
         where = where or str(source)
-        try:
-            data = json.loads(Path(source).read_text())
-        except FileNotFoundError:
-            raise SkeletonMapError(where, "map file not found", "check the --map path") from None
-        except json.JSONDecodeError as err:
-            raise SkeletonMapError(where, f"invalid JSON ({err.msg})", "fix the JSON syntax", line=err.lineno) from None
+        data = _read_map_json(Path(source), where)
     if not isinstance(data, dict) or "name" not in data:
         raise SkeletonMapError(where, "a joint map needs a \"name\"", "see the schema in motiongpt2.motion.io.retarget")
     us = data.get("unit_scale", "auto")
