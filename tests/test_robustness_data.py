@@ -39,9 +39,6 @@ import json
 import os
 import random
 import re
-import time
-import tracemalloc
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,38 +59,18 @@ from motiongpt2.motion.io.retarget import get_preset
 from motiongpt2.motion.skeleton import HUMANML3D
 from motiongpt2.motion.synthetic import synthetic_walk
 from test_io_retarget import make_bvh
-from test_robustness_readers import _bvh_header_variants, _has_shared, seeds
+from test_robustness_readers import MEMORY_LIMIT, STATS, TIME_LIMIT_S, _bvh_header_variants, _has_shared, seeds  # noqa: F401
+from test_robustness_readers import run_case as _run_case
 
-TIME_LIMIT_S = 5.0          # per input, same process (generous: the CI machine is shared)
-MEMORY_LIMIT = 1 << 30      # per input, tracemalloc peak (numpy buffers are traced)
 N_RANDOM = 6                # random mutations per seed in the random parts of a family
 FAMILIES = ("captions", "file_names", "joint_maps", "motions", "npy_outputs", "datasets")
 
 
 # --------------------------------------------------------------------------- outcome checks
 def run_case(fn: Callable[[], object], check: Callable[[object], None] | None = None) -> str:
-    """Run one input; ``"clean_error"`` or ``"accepted"`` (then ``check(result)`` must pass); asserts the time
-    and memory bounds. A raw exception, a multi-line message or a failed check fails the test."""
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = fn()
-        outcome = "accepted"
-    except MotionGPT2Error as err:
-        msg = str(err)
-        assert msg and "\n" not in msg and "\r" not in msg, f"message not one line: {msg!r}"
-        outcome = "clean_error"
-    finally:
-        elapsed = time.perf_counter() - t0
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    assert elapsed < TIME_LIMIT_S, f"took {elapsed:.1f} s"
-    assert peak < MEMORY_LIMIT, f"peak {peak / 2**20:.0f} MiB"
-    if outcome == "accepted" and check is not None:
-        check(out)
-    return outcome
+    """:func:`test_robustness_readers.run_case` (same time and memory bounds, same ``STATS``) with ``check``
+    applied to an accepted result (none by default: these inputs are not all motions)."""
+    return _run_case(fn, check or (lambda out: None))
 
 
 def _check_captions(caps: dict) -> None:

@@ -139,10 +139,11 @@ def _check_valid(out) -> None:
 STATS = {"inputs": 0, "max_s": 0.0, "max_peak_bytes": 0}
 
 
-def run_case(fn: Callable[[], object]) -> str:
-    """Run one input; return ``"clean_error"`` or ``"accepted"``; assert the time and memory bounds.
+def run_case(fn: Callable[[], object], check: Callable[[object], None] | None = None) -> str:
+    """Run one input; return ``"clean_error"`` or ``"accepted"`` (then ``check(result)`` must pass; default:
+    a valid finite motion); assert the time and memory bounds.
 
-    Anything else (a raw exception, a multi-line message, a non-finite result) fails the assertion."""
+    Anything else (a raw exception, a multi-line message, a failed check) fails the assertion."""
     tracemalloc.start()
     t0 = time.perf_counter()
     try:
@@ -164,7 +165,7 @@ def run_case(fn: Callable[[], object]) -> str:
     assert elapsed < TIME_LIMIT_S, f"took {elapsed:.1f} s"
     assert peak < MEMORY_LIMIT, f"peak {peak / 2**20:.0f} MiB"
     if outcome == "accepted":
-        _check_valid(out)
+        (check or _check_valid)(out)
     return outcome
 
 
