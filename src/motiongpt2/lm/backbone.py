@@ -74,6 +74,7 @@ class Backbone:
     kind: str
     source: str
     dtype: str
+    init: str = "pretrained"
 
     @property
     def padding_side(self) -> str:
@@ -116,8 +117,32 @@ PACKAGED: dict[str, PackagedGGUF] = {
 
 
 # ------------------------------------------------------------------------------ public
+def parse_init(init: str) -> int | None:
+    """``"pretrained"`` → ``None``; ``"random:SEED"`` → ``SEED`` (the weights drawn afresh, the ablation of
+    pretraining); anything else is a one-line error."""
+    if init == "pretrained":
+        return None
+    kind, _, seed = str(init).partition(":")
+    if kind != "random" or not seed.lstrip("-").isdigit():
+        raise MotionGPT2Error(f"backbone init {init!r}: use 'pretrained' or 'random:SEED'")
+    return int(seed)
+
+
+def _random_like(model, seed: int, dtype: torch.dtype, device: torch.device):
+    """A model of ``model``'s architecture and config with weights drawn by its own initialiser from ``seed``
+    (``from_config``; the global RNG is left as it was)."""
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    auto = AutoModelForSeq2SeqLM if getattr(model.config, "is_encoder_decoder", False) else AutoModelForCausalLM
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        fresh = auto.from_config(model.config)
+    return fresh.to(device=device, dtype=dtype)
+
+
 def load_backbone(name: str = "smollm2-135m", dtype: str = "float32", quantize: str | None = None,
-                  device: str | torch.device = "cpu", cache_dir: str | Path | None = None) -> Backbone:
+                  device: str | torch.device = "cpu", cache_dir: str | Path | None = None,
+                  init: str = "pretrained") -> Backbone:
     """Load a pretrained language model and its tokenizer (module docstring).
 
     Args:
@@ -127,6 +152,8 @@ def load_backbone(name: str = "smollm2-135m", dtype: str = "float32", quantize: 
         device: ``"cpu"``, ``"cuda"``, ``"auto"`` ...
         cache_dir: folder holding the converted packaged backbones (default
             ``<MOTIONGPT2_CACHE>/backbones``).
+        init: ``"pretrained"``, or ``"random:SEED"``: the same architecture and tokenizer with weights
+            drawn afresh (deterministic for a seed, so a saved adapter loads onto the same weights).
 
     Raises:
         MotionGPT2Error: one line when the backbone is missing or unreadable, or the dtype /
@@ -144,9 +171,15 @@ def load_backbone(name: str = "smollm2-135m", dtype: str = "float32", quantize: 
         name = str(local.resolve()) if local.is_dir() else name
         folder, source, what = name, name, name
         local_only = os.environ.get(ALLOW_DOWNLOAD_ENV) != "1"
+    seed = parse_init(init)
+    if seed is not None and quantize is not None:
+        raise MotionGPT2Error("a randomly initialised backbone cannot be quantized: drop quantize")
     model, tokenizer, kind = _read_model(folder, what, dtype_t, quantize, dev, local_only, packaged)
+    if seed is not None:
+        model = _random_like(model, seed, dtype_t, dev)
     _ensure_pad_token(model, tokenizer)
-    return Backbone(model=model.eval(), tokenizer=tokenizer, name=name, kind=kind, source=source, dtype=dtype)
+    return Backbone(model=model.eval(), tokenizer=tokenizer, name=name, kind=kind, source=source, dtype=dtype,
+                    init=init)
 
 
 def backbone_cache_dir(cache_dir: str | Path | None = None) -> Path:

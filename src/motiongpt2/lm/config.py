@@ -4,6 +4,7 @@ A YAML file has these top-level keys (unknown keys are an :class:`~motiongpt2.er
 
     stage: align              # optional guard: the stage this file is meant for (--stage must match)
     backbone: smollm2-135m    # load_backbone name: packaged alias, local model folder or Hugging Face id
+    backbone_init: pretrained # pretrained | random (same architecture, weights drawn from train.seed: the ablation)
     dtype: float32            # weights dtype of the backbone (float32 | bfloat16 | float16)
     quantize: null            # 4bit | 8bit (bitsandbytes, CUDA only; fresh runs only)
     tokenizer: runs/vq_cpu_small/best   # motion tokenizer: run folder, pointer file or step folder
@@ -37,7 +38,7 @@ __all__ = ["STAGES", "AlignSettings", "DataSettings", "InstructSettings", "LMCon
 
 #: Training stages of the language model (stage 1 is the motion tokenizer).
 STAGES = ("align", "instruct")
-_SCALARS = ("stage", "backbone", "dtype", "quantize", "tokenizer")
+_SCALARS = ("stage", "backbone", "backbone_init", "dtype", "quantize", "tokenizer")
 _TOP = _SCALARS + ("lora", "data", "train", "align", "instruct")
 
 
@@ -165,6 +166,7 @@ class LMConfig:
 
     stage: str | None = None
     backbone: str = "smollm2-135m"
+    backbone_init: str = "pretrained"
     dtype: str = "float32"
     quantize: str | None = None
     tokenizer: str = ""
@@ -196,6 +198,8 @@ def _check(cfg: LMConfig, source) -> None:
 
     if cfg.stage is not None and cfg.stage not in STAGES:
         raise bad(f"stage must be one of {list(STAGES)}, not {cfg.stage!r}")
+    if cfg.backbone_init not in ("pretrained", "random"):
+        raise bad(f"backbone_init must be 'pretrained' or 'random', not {cfg.backbone_init!r}")
     if not cfg.tokenizer:
         raise bad("no motion tokenizer: set 'tokenizer' to a tokenizer run or step folder",
                   "e.g. tokenizer: runs/vq_cpu_small/best")

@@ -10,7 +10,7 @@ Layout written by :func:`save_pretrained` (a step folder of :mod:`motiongpt2.run
                               rows.input            (n, D) their input-embedding rows
                               rows.output           (n, D) their output-embedding rows (untied models)
                               model.<name>          every weight, tied copies once (full fine-tune)
-      config.yaml           format, backbone (name, source, kind, padding_side), lora (settings with
+      config.yaml           format, backbone (name, source, kind, padding_side, init), lora (settings with
                             the resolved target modules), vocab (stream names, codebook sizes, the
                             added token strings in order and their ids), embeddings (tied, rows, dim),
                             extra (the caller's extra_config)
@@ -112,13 +112,16 @@ def write_pretrained(folder: str | Path, model: nn.Module, hf_tokenizer, bound: 
                      settings: LoraSettings, backbone_name: str, motion_tokenizer_dir: str | Path,
                      extra_config: Mapping[str, Any] | None = None, *, backbone_source: str | None = None,
                      step: int = 0, metrics: Mapping[str, float] | None = None,
-                     trainer: Mapping[str, Any] | None = None) -> Path:
+                     trainer: Mapping[str, Any] | None = None, backbone_init: str = "pretrained") -> Path:
     """Write the files of :func:`save_pretrained` into an existing empty ``folder`` that the caller
     makes appear atomically (``runs.write_step_dir`` or :func:`~.folders.atomic_folder`); ``trainer``:
-    optional ``trainer.pt`` contents (:func:`motiongpt2.runs.trainer_state`) for resuming."""
+    optional ``trainer.pt`` contents (:func:`motiongpt2.runs.trainer_state`) for resuming; ``backbone_init``:
+    how the backbone's weights were made (:func:`~.backbone.load_backbone` ``init``), recorded so a load
+    rebuilds the same weights."""
     folder = Path(folder)
     tok_step = resolve_checkpoint(motion_tokenizer_dir)
-    config = _lm_config(model, hf_tokenizer, bound, settings, backbone_name, backbone_source, extra_config)
+    config = _lm_config(model, hf_tokenizer, bound, settings, backbone_name, backbone_source, extra_config,
+                        backbone_init)
     meta = runs.checkpoint_meta(
         "lm", step, metrics=metrics, backbone=backbone_name, kind=config["backbone"]["kind"],
         trainable=trainable_report(model, bound),
@@ -167,7 +170,8 @@ def _unique_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _lm_config(model: nn.Module, hf_tokenizer, bound: BoundVocab, settings: LoraSettings, backbone_name: str,
-               backbone_source: str | None, extra_config: Mapping[str, Any] | None) -> dict[str, Any]:
+               backbone_source: str | None, extra_config: Mapping[str, Any] | None,
+               backbone_init: str = "pretrained") -> dict[str, Any]:
     vocab = bound.vocab
     tokens = vocab.tokens()
     weights = embedding_matrices(model)
@@ -175,7 +179,7 @@ def _lm_config(model: nn.Module, hf_tokenizer, bound: BoundVocab, settings: Lora
         "format": LM_FORMAT,
         "backbone": {"name": backbone_name, "source": backbone_source or backbone_name,
                      "kind": "seq2seq" if getattr(model.config, "is_encoder_decoder", False) else "causal",
-                     "padding_side": hf_tokenizer.padding_side},
+                     "padding_side": hf_tokenizer.padding_side, "init": backbone_init},
         "lora": _resolved_settings(model, settings).to_dict(),
         "vocab": {"stream_names": list(vocab.stream_names), "codebook_sizes": list(vocab.codebook_sizes),
                   "tokens": tokens, "ids": [int(i) for i in hf_tokenizer.convert_tokens_to_ids(tokens)]},
@@ -225,7 +229,8 @@ def load_pretrained(folder: str | Path, device: str | torch.device = "cpu", dtyp
     config = yaml.safe_load((step_dir / runs.CONFIG_FILE).read_text())
     meta = runs.read_meta(step_dir)
     motion = _load_motion_tokenizer(step_dir, meta, config, device)
-    bb = load_backbone(backbone or config["backbone"]["name"], dtype=dtype, device=device, cache_dir=cache_dir)
+    bb = load_backbone(backbone or config["backbone"]["name"], dtype=dtype, device=device, cache_dir=cache_dir,
+                       init=config["backbone"].get("init", "pretrained"))
     if bb.kind != config["backbone"]["kind"]:
         raise InputFileError(step_dir / runs.CONFIG_FILE, f"was saved from a {config['backbone']['kind']} model, "
                              f"but backbone {bb.name} is {bb.kind}", "load it with the backbone it was trained on")

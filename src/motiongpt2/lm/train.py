@@ -211,11 +211,17 @@ def _encode_all(encoder: SampleEncoder, samples) -> tuple[list[Encoded], int]:
 def _build_model(cfg: LMConfig, tc: TrainSettings, vocab: MotionVocab, dev, backbone_cache) -> dict[str, Any]:
     """A fresh adapted model: backbone, extended vocabulary, LoRA (seeded with ``tc.seed``)."""
     seed_everything(tc.seed)
-    bb = load_backbone(cfg.backbone, dtype=cfg.dtype, quantize=cfg.quantize, device=dev, cache_dir=backbone_cache)
+    bb = load_backbone(cfg.backbone, dtype=cfg.dtype, quantize=cfg.quantize, device=dev, cache_dir=backbone_cache,
+                       init=_init_of(cfg, tc))
     bound = extend_vocabulary(bb.model, bb.tokenizer, vocab, seed=tc.seed)
     model = apply_lora(bb.model, cfg.lora)
     return {"model": model, "hf_tokenizer": bb.tokenizer, "bound": bound, "settings": cfg.lora,
-            "backbone": bb.name, "source": bb.source, "kind": bb.kind}
+            "backbone": bb.name, "source": bb.source, "kind": bb.kind, "init": bb.init}
+
+
+def _init_of(cfg: LMConfig, tc: TrainSettings) -> str:
+    """:func:`~.backbone.load_backbone`'s ``init`` for the config: ``pretrained`` or ``random:<train.seed>``."""
+    return "pretrained" if cfg.backbone_init == "pretrained" else f"random:{tc.seed}"
 
 
 def _check_resume(built: Mapping[str, Any], run_cfg: LMConfig, stage: str, tok_hash: str, step_dir: Path) -> None:
@@ -243,13 +249,17 @@ def _load_model(step_dir: Path, cfg: LMConfig, dev, backbone_cache, what: str) -
     if bcfg["name"] != _backbone_key(cfg.backbone):
         raise InputFileError(step_dir, f"{what} was trained on backbone {bcfg['name']!r}, the config names "
                              f"{cfg.backbone!r}", "use the same backbone")
+    saved_init = bcfg.get("init", "pretrained")
+    if saved_init.split(":")[0] != cfg.backbone_init:
+        raise InputFileError(step_dir, f"{what} was trained on a {saved_init} backbone, the config says "
+                             f"backbone_init: {cfg.backbone_init}", "use the same backbone_init")
     settings = LoraSettings.from_dict(loaded.config["lora"])
     if not _same_lora(settings, cfg.lora):
         raise InputFileError(step_dir, f"{what} has LoRA settings {settings.to_dict()}, the config "
                              f"{cfg.lora.to_dict()}", "use the same lora section")
     return {"model": loaded.model, "hf_tokenizer": loaded.hf_tokenizer, "bound": loaded.bound,
             "settings": settings, "backbone": bcfg["name"], "source": bcfg.get("source"), "kind": bcfg["kind"],
-            "config": loaded.config, "meta": loaded.meta}
+            "init": saved_init, "config": loaded.config, "meta": loaded.meta}
 
 
 # ------------------------------------------------------------------------------ public
@@ -368,7 +378,7 @@ def train_lm(config_path: str | Path, data_roots: str | Path | Sequence[str | Pa
     else:
         built = _build_model(cfg, tc, vocab, dev, backbone_cache)
     model, hf_tok, bound, kind = built["model"], built["hf_tokenizer"], built["bound"], built["kind"]
-    settings, backbone, source = built["settings"], built["backbone"], built["source"]
+    settings, backbone, source, backbone_init = built["settings"], built["backbone"], built["source"], built["init"]
     if tc.gradient_checkpointing:
         _checkpoint_activations(model)
     model.train()
@@ -517,7 +527,7 @@ def train_lm(config_path: str | Path, data_roots: str | Path | Sequence[str | Pa
                                              position=at * tc.batch_size, skipped_total=skipped_total)
                 runs.write_step_dir(out, at, lambda tmp: write_pretrained(
                     tmp, acc.unwrap_model(model), hf_tok, bound, settings, backbone, tok_dir, extra_config,
-                    backbone_source=source, step=at, metrics=metrics, trainer=trainer),
+                    backbone_source=source, step=at, metrics=metrics, trainer=trainer, backbone_init=backbone_init),
                     is_best=is_best, keep_last=tc.keep_last)
         acc.wait_for_everyone()
 
