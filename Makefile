@@ -55,8 +55,11 @@ system-deps:
 	fi; \
 	echo "system-deps:$$missing not installed ($$why: apt-get install$$missing) — pytest will skip $$skipped"
 
+# The bundled default model (src/motiongpt2/assets/default_lm) generates from text: mp4, HTML viewer, BVH.
+DEMO_TEXT ?= a person walks forward and waves with the right hand
+DEMO_SEED ?= 3
 demo: install
-	$(BIN)/motiongpt2 demo --shared $(SHARED) --out demo_out
+	$(BIN)/motiongpt2 generate "$(DEMO_TEXT)" --length 120 --seed $(DEMO_SEED) --out demo_out/walk_wave
 
 test: dev system-deps
 	$(BIN)/python -m pytest -q
