@@ -60,7 +60,7 @@ from motiongpt2.motion.skeleton import HUMANML3D
 from motiongpt2.motion.synthetic import synthetic_walk
 from test_io_retarget import make_bvh
 from test_robustness_readers import MEMORY_LIMIT, STATS, TIME_LIMIT_S, _bvh_header_variants, _has_shared, seeds  # noqa: F401
-from test_robustness_readers import run_case as _run_case
+from test_robustness_readers import run_case as _run_case, tally, totals
 
 N_RANDOM = 6                # random mutations per seed in the random parts of a family
 FAMILIES = ("captions", "file_names", "joint_maps", "motions", "npy_outputs", "datasets")
@@ -574,35 +574,15 @@ def family_cases(family: str, source: str, tmp: Path) -> list[tuple[str, Callabl
 
 
 def run_family(family: str, source: str, tmp: Path) -> dict:
-    """``{"tried", "clean_error", "accepted", "failures": [label: message]}`` for one family and source."""
-    counts = {"tried": 0, "clean_error": 0, "accepted": 0, "failures": []}
+    """:func:`test_robustness_readers.tally` of one family and source (each case runs :func:`run_case`)."""
     work = tmp / f"{family}-{source}"
     work.mkdir(parents=True, exist_ok=True)
-    for label, run in family_cases(family, source, work):
-        counts["tried"] += 1
-        try:
-            counts[run()] += 1
-        except Exception as err:  # noqa: BLE001 — collected and reported by the test
-            msg = " ".join(f"{type(err).__name__}: {err}".split())[:300]
-            counts["failures"].append(f"{label}: {msg}")
-    return counts
+    return tally(family_cases(family, source, work))
 
 
 def mutation_counts(sources: tuple[str, ...] | None = None) -> dict[str, dict[str, int]]:
-    """``{family: {"tried": n, "clean_error": e, "accepted": a, "failed": f}}`` over the synthetic seeds and,
-    when ``../shared/data`` is there, the real CMU seeds (for a benchmark script)."""
-    import tempfile
-
-    sources = sources or (("synthetic", "real") if _has_shared() else ("synthetic",))
-    total = {f: {"tried": 0, "clean_error": 0, "accepted": 0, "failed": 0} for f in FAMILIES}
-    with tempfile.TemporaryDirectory() as tmp:
-        for source in sources:
-            for fam in FAMILIES:
-                c = run_family(fam, source, Path(tmp))
-                for k in ("tried", "clean_error", "accepted"):
-                    total[fam][k] += c[k]
-                total[fam]["failed"] += len(c["failures"])
-    return total
+    """:func:`test_robustness_readers.totals` of this suite's families."""
+    return totals(run_family, FAMILIES, sources)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

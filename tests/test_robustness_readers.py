@@ -545,33 +545,45 @@ def family_cases(family: str, source: str, tmp: Path) -> list[tuple[str, Callabl
     return cases
 
 
-def run_family(family: str, source: str, tmp: Path) -> dict:
-    """Run every case of one family; returns ``{"tried", "clean_error", "accepted", "failures": [...]}``."""
+def tally(cases) -> dict:
+    """Run ``(label, run)`` cases (``run()`` returns the outcome); ``{"tried", "clean_error", "accepted",
+    "failures": ["label: error", ...]}``."""
     counts = {"tried": 0, "clean_error": 0, "accepted": 0, "failures": []}
-    for label, fn in family_cases(family, source, tmp):
+    for label, run in cases:
         counts["tried"] += 1
         try:
-            counts[run_case(fn)] += 1
+            counts[run()] += 1
         except Exception as err:  # noqa: BLE001 - collected and reported by the test
             counts["failures"].append(f"{label}: {type(err).__name__}: {' '.join(str(err).split())[:300]}")
     return counts
 
 
-def mutation_counts(sources: tuple[str, ...] | None = None) -> dict[str, dict[str, int]]:
-    """``{family: {"tried": n, "clean_error": a, "accepted": b, "failed": f}}`` over the synthetic seeds and,
-    when ``../shared/data`` is there, the real CMU seeds (for a benchmark script)."""
+def totals(run_family: Callable[[str, str, Path], dict], families: tuple[str, ...],
+           sources: tuple[str, ...] | None = None) -> dict[str, dict[str, int]]:
+    """``{family: {"tried", "clean_error", "accepted", "failed"}}`` of ``run_family`` over the synthetic seeds
+    and, when ``../shared/data`` is there, the real CMU seeds (for a benchmark script)."""
     import tempfile
 
     sources = sources or (("synthetic", "real") if _has_shared() else ("synthetic",))
-    total = {f: {"tried": 0, "clean_error": 0, "accepted": 0, "failed": 0} for f in FAMILIES}
+    total = {f: {"tried": 0, "clean_error": 0, "accepted": 0, "failed": 0} for f in families}
     with tempfile.TemporaryDirectory() as tmp:
         for source in sources:
-            for fam in FAMILIES:
+            for fam in families:
                 c = run_family(fam, source, Path(tmp))
                 for k in ("tried", "clean_error", "accepted"):
                     total[fam][k] += c[k]
                 total[fam]["failed"] += len(c["failures"])
     return total
+
+
+def run_family(family: str, source: str, tmp: Path) -> dict:
+    """:func:`tally` of every case of one family (each through :func:`run_case`)."""
+    return tally((label, functools.partial(run_case, fn)) for label, fn in family_cases(family, source, tmp))
+
+
+def mutation_counts(sources: tuple[str, ...] | None = None) -> dict[str, dict[str, int]]:
+    """:func:`totals` of this suite's families."""
+    return totals(run_family, FAMILIES, sources)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
