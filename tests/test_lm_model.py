@@ -330,8 +330,8 @@ def test_cli_commands_write_their_files(model_dir, walks, clip, tmp_path):
                               "--length", "60", "--no-video", "--out", str(tmp_path / "story")])
     assert res.exit_code == 0 and np.load(tmp_path / "story.features.npy").shape == (112, 263)
     # user errors: one line, exit code 2
-    res = runner.invoke(app, ["generate", TEXT])
-    assert res.exit_code == 2 and "pass -m" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["generate", TEXT, "-m", str(tmp_path / "no-model")])
+    assert res.exit_code == 2 and "no such folder" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["complete", str(tmp_path / "start.npy"), "-m", str(model_dir)])
     assert res.exit_code == 2 and "--predict" in res.output
     res = runner.invoke(app, ["generate", TEXT, "-m", str(model_dir), "--key", "x=y"])
