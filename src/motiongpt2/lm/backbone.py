@@ -38,7 +38,7 @@ import torch
 from safetensors import SafetensorError
 
 from ..api import default_cache
-from ..errors import InputFileError, MotionGPT2Error
+from ..errors import InputFileError, MotionGPT2Error, one_line
 from ..runtime import resolve_device
 from ..atomic import atomic_folder
 
@@ -235,7 +235,7 @@ def _convert_gguf(name: str, version: str, folder: Path) -> None:
             try:
                 gguf = spec.locate(Path(work))
             except (ImportError, FileNotFoundError, ValueError) as err:
-                raise _missing_package(name, f"is incomplete ({_one_line(err)})") from None
+                raise _missing_package(name, f"is incomplete ({one_line(err, 200)})") from None
             model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         _forget_gguf(model)
@@ -300,18 +300,13 @@ def _read_model(folder: str | Path, what: str, dtype: torch.dtype, quantize: str
 
 def _unreadable(what: str, err: BaseException, local_only: bool, cached: bool) -> InputFileError:
     if cached:
-        return InputFileError(what, f"cached backbone is unreadable ({_one_line(err)})",
+        return InputFileError(what, f"cached backbone is unreadable ({one_line(err, 200)})",
                               "delete this folder; the next load converts the package's GGUF again")
     aliases = "; ".join(f"{a} ({p.install})" for a, p in PACKAGED.items())
     hint = ("pass a local model folder (config.json, weights, tokenizer files) or a Hugging Face id "
             + ("already in the Hugging Face cache (or set MOTIONGPT2_ALLOW_DOWNLOAD=1 to download it)"
                if local_only else "") + f", or use a packaged backbone: {aliases}")
-    return InputFileError(what, f"no usable language model here ({_one_line(err)})", hint)
-
-
-def _one_line(err: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text[:limit]
+    return InputFileError(what, f"no usable language model here ({one_line(err, 200)})", hint)
 
 
 def _ensure_pad_token(model, tokenizer) -> None:

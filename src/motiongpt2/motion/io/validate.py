@@ -131,17 +131,18 @@ def check_line_lengths(text: str, name: str, max_chars: int = MAX_LINE_CHARS, li
                                 "line breaks are missing or the file is corrupt; re-export it", line=line0 + k)
 
 
-def _number(val: str) -> float | None:
+def _number(val) -> float:
+    """``val`` as a float; NaN (which fails every range and finiteness check) when it is not a number."""
     try:
         return float(val)
-    except ValueError:
-        return None
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def parse_frame_count(val: str, name: str, line: int | None, what: str = "Frames:") -> int:
     """``"343"`` → 343; refuse non-integers, negatives, NaN/inf and counts over :data:`MAX_FRAMES`."""
     x = _number(val)
-    if x is None or not math.isfinite(x) or x != int(x):
+    if not math.isfinite(x) or x != int(x):
         raise MotionFormatError(name, f"bad frame count {val!r}", f"write '{what} <int>'", line=line)
     if x < 0:
         raise MotionFormatError(name, f"negative frame count {int(x)}", f"fix the {what} line", line=line)
@@ -154,7 +155,7 @@ def parse_frame_count(val: str, name: str, line: int | None, what: str = "Frames
 def parse_frame_time(val: str, name: str, line: int | None) -> float:
     """``"0.0083333"`` → seconds; refuse NaN/inf and values outside [MIN_FRAME_TIME, MAX_FRAME_TIME]."""
     x = _number(val)
-    if x is None:
+    if math.isnan(x):
         raise MotionFormatError(name, f"bad frame time {val!r}", "write 'Frame Time: <seconds>'", line=line)
     if not x > 0:
         raise MotionFormatError(name, f"Frame Time must be positive, got {val}", "fix the Frame Time: line", line=line)
@@ -166,11 +167,8 @@ def parse_frame_time(val: str, name: str, line: int | None) -> float:
 
 def check_fps(fps, name: str, what: str = "frame rate") -> float:
     """A frame rate as float, refused unless finite and within [MIN_FPS, MAX_FPS]."""
-    try:
-        x = float(fps)
-    except (TypeError, ValueError):
-        x = math.nan
-    if not (math.isfinite(x) and MIN_FPS <= x <= MAX_FPS):
+    x = _number(fps)
+    if not MIN_FPS <= x <= MAX_FPS:
         raise MotionFormatError(name, f"{what} {fps!r} is not usable",
                                 f"give frames per second between {MIN_FPS:g} and {MAX_FPS:g}")
     return x
@@ -240,11 +238,8 @@ def tree_order(kids: dict[str, list[str]], root: str, name: str, lines: dict[str
 
 def check_unit_scale(scale, name: str, line: int | None = None) -> float:
     """Metres per file unit as float, refused unless finite and within [MIN_UNIT_SCALE, MAX_UNIT_SCALE]."""
-    try:
-        x = float(scale)
-    except (TypeError, ValueError):
-        x = math.nan
-    if not (math.isfinite(x) and MIN_UNIT_SCALE <= x <= MAX_UNIT_SCALE):
+    x = _number(scale)
+    if not MIN_UNIT_SCALE <= x <= MAX_UNIT_SCALE:
         raise MotionFormatError(name, f"unit scale {scale!r} metres per unit is not usable",
                                 f"give a positive scale between {MIN_UNIT_SCALE:g} and {MAX_UNIT_SCALE:g} "
                                 "(0.01 for centimetres) or 'auto'", line=line)
