@@ -204,20 +204,21 @@ def load_any_joints(path: Path, preset: str = "auto", map_file: Path | None = No
     return j.positions, j.fps
 
 
-_DRAWABLE_JOINTS = {22: "HumanML3D", 21: "KIT-ML", 52: "whole-body"}
-
-
 def check_drawable(joints: np.ndarray, path: str | Path) -> None:
-    """Refuse (one line) joints that cannot be drawn or exported: not ``(T, J, 3)`` with ``T >= 1`` and ``J``
-    one of 22 (HumanML3D), 21 (KIT-ML), 52 (whole body), or not finite."""
-    known = ", ".join(f"{j} ({n})" for j, n in _DRAWABLE_JOINTS.items())
+    """Refuse (one line) joints that cannot be drawn or exported: not ``(T, J, 3)`` with ``T >= 1``, ``J`` not
+    the joint count of a known skeleton (:data:`~motiongpt2.motion.skeleton.SKELETONS`), or values that
+    are not finite (:func:`~motiongpt2.motion.io.validate.check_joints_array`)."""
+    from motiongpt2.motion.io.validate import check_joints_array
+    from motiongpt2.motion.skeleton import SKELETONS
+
     if joints.ndim != 3 or joints.shape[2] != 3 or joints.shape[0] < 1:
         raise InputFileError(path, f"motion of shape {joints.shape} is not (T>=1, J, 3) joints", _NPY_MOTION_HINT)
-    if joints.shape[1] not in _DRAWABLE_JOINTS:
+    counts = {s.n_joints: s.name for s in SKELETONS.values()}
+    if joints.shape[1] not in counts:
+        known = ", ".join(f"{j} ({n})" for j, n in counts.items())
         raise InputFileError(path, f"{joints.shape[1]} joints match no known skeleton (joints: {known})",
                              "convert the motion first (motiongpt2 convert) or pass features")
-    if not np.isfinite(joints).all():
-        raise InputFileError(path, "joint positions are not all finite", "check the file's values")
+    check_joints_array(joints, str(path))
 
 
 def _checked_fps(fps, name: str | Path) -> float:
