@@ -1,6 +1,7 @@
 """Benchmark protocol runner: rows, split honesty, reproducibility, every task's plumbing."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -160,6 +161,45 @@ def test_every_task_runs_with_real_and_retrieval_rows(task, data, evaluator_dir)
         assert res["rows"][-1]["metrics"]["MPJPE"][0] == pytest.approx(0.0, abs=1e-6)
     if task == "m2t":
         assert {"BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr"} <= set(res["rows"][-1]["metrics"])
+
+
+class PoseCopyGenerator:
+    """Puts every given pose at its frame (the rest zeros) and records what it was asked."""
+
+    name = "Pose copier"
+
+    def __init__(self, dim=263):
+        self.dim, self.calls = dim, []
+
+    def generate(self, task, texts, conditions, rng):
+        self.calls.append((task, [sorted(c) for c in conditions]))
+        out = []
+        for c in conditions:
+            m = np.zeros((int(c["length"]), self.dim), np.float32)
+            if "poses" in c:
+                m[c["frames"]] = c["poses"]
+            out.append(m)
+        return out
+
+
+@pytest.mark.parametrize("task", ["t2m-init", "t2m-last", "t2m-key"])
+def test_text_only_variant_withholds_poses_and_scores_against_them(task, data, evaluator_dir, tmp_path):
+    gen = PoseCopyGenerator()
+    given = evaluate(task, data, evaluator_dir, generator=gen, replications=1, settings=SMALL, baselines=())
+    assert gen.calls[-1][0] == task and all("poses" in keys for keys in gen.calls[-1][1])
+    withheld = evaluate(task, data, evaluator_dir, generator=gen, replications=1, baselines=(), out_dir=tmp_path,
+                        settings=dataclasses.replace(SMALL, withhold_poses=True))
+    assert gen.calls[-1][0] == "t2m" and all(keys == ["length"] for keys in gen.calls[-1][1])
+    recon = {name: res["rows"][-1]["metrics"]["Recon"][0] for name, res in (("given", given), ("withheld", withheld))}
+    # the first frame's pose is the pose itself; later frames also carry the root path before them
+    assert recon["withheld"] > recon["given"] + 0.01
+    if task == "t2m-init":
+        assert recon["given"] == pytest.approx(0.0, abs=1e-5)
+    assert withheld["variant"] == "text-only" and given["variant"] is None
+    assert (tmp_path / f"{task}-textonly_test.json").exists()
+    assert "text only" in (tmp_path / f"{task}-textonly_test.md").read_text().splitlines()[0]
+    with pytest.raises(MotionGPT2Error, match="--text-only"):
+        evaluate("t2m", data, evaluator_dir, replications=1, settings=dataclasses.replace(SMALL, withhold_poses=True))
 
 
 def test_bad_generator_output_is_reported(data, evaluator_dir):

@@ -358,13 +358,15 @@ def train_evaluator(data: list[Path], out: Path, config: Path | None = None, max
 def evaluate(task: str, data: list[Path], evaluator: Path, generator: str | None = None, split: str = "test",
              replications: int = 20, seed: int = 0, out: Path | None = None, retrieval: bool = True,
              glove_dir: Path | None = None, meta_dir: Path | None = None, progress: bool = True,
-             generator_options: dict | None = None, mm_samples: int = 100) -> dict:
+             generator_options: dict | None = None, mm_samples: int = 100, text_only: bool = False) -> dict:
     """Run one table of the protocol (:func:`motiongpt2.eval.protocol.evaluate`).
 
     ``generator`` is a ``KIND:RUN`` spec of :mod:`motiongpt2.eval.generators` (``None``: the Real row
     and the baselines only), ``generator_options`` its loader's keyword options; ``glove_dir`` /
     ``meta_dir`` are the official evaluator's files; ``mm_samples`` captions for MultiModality (the
     protocol's 100; 0 skips it: a slow generator then makes ~800 motions per replication, not ~3,800).
+    ``text_only`` (t2m-init / -last / -key): the generator gets the text alone and Recon / Vel are measured
+    against the withheld poses (the paper's "text only" rows of Table VII).
     """
     from motiongpt2.eval.generators import load_generator
     from motiongpt2.eval.protocol import EvalSettings
@@ -378,7 +380,8 @@ def evaluate(task: str, data: list[Path], evaluator: Path, generator: str | None
     roots = [str(d) for d in data] if len(data) > 1 else data[0]
     return run(task, roots, evaluator, generator=gen, split=split, replications=replications, seed=seed,
                out_dir=out, baselines=("retrieval",) if retrieval else (), evaluator_kwargs=kwargs or None,
-               num_threads=1, progress=progress, settings=EvalSettings(mm_samples=int(mm_samples)))
+               num_threads=1, progress=progress,
+               settings=EvalSettings(mm_samples=int(mm_samples), withhold_poses=bool(text_only)))
 
 
 def evaluation_table(results: dict) -> str:

@@ -359,6 +359,7 @@ def evaluate(
     meta_dir: Optional[Path] = typer.Option(None, help="Official evaluator: folder with its mean.npy / std.npy"),
     generator_option: Optional[List[str]] = typer.Option(None, help="Generator loader option KEY=VALUE, e.g. quantize=int8 or batch_size=32 (lm)"),
     mm_samples: int = typer.Option(100, help="Captions sampled for MultiModality (protocol: 100, 30 generations each); 0 skips it"),
+    text_only: bool = typer.Option(False, "--text-only", help="t2m-init/-last/-key: give the model the text alone and score Recon/Vel against the withheld poses (paper Table VII's text-only rows); writes <task>-textonly_<split>"),
 ):
     """Run one table of the paper's protocol and print it (Real row first), with seeds, split and commit.
 
@@ -367,7 +368,7 @@ def evaluate(
     results = api.evaluate(task, list(data), evaluator, generator=generator, split=split, replications=replications,
                            seed=seed, out=out, retrieval=retrieval, glove_dir=glove_dir, meta_dir=meta_dir,
                            generator_options=_parse_overrides(generator_option, "--generator-option") or None,
-                           mm_samples=mm_samples)
+                           mm_samples=mm_samples, text_only=text_only)
     print(api.evaluation_table(results))
 
 

@@ -117,6 +117,9 @@ class EvalSettings:
     inbetween_ratio: float = 0.25
     bertscore: bool = True
     batch_size: int = 256
+    # t2m-init/-last/-key only: the generator gets the text alone (task "t2m", no poses) and Recon/Vel are
+    # measured against the poses it was not given -- the "text only" rows of the paper's Table VII
+    withhold_poses: bool = False
 
 
 # --------------------------------------------------------------------------- embedding with caches
@@ -294,6 +297,9 @@ def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, 
         conds.append(cd)
     mode = {"t2m-init": "initial", "t2m-last": "last", "t2m-key": "key"}.get(task)
     real_j = [_joints(c) for c in d1.crops] if mode else None
+    gen_task, gen_conds = task, conds
+    if mode and st.withhold_poses:
+        gen_task, gen_conds = "t2m", [{"length": cd["length"]} for cd in conds]
 
     def score(name, gen_emb, gen_motions=None, mm=None):
         out = r_precision(t_emb, gen_emb, rng, pool_size=st.pool_size)
@@ -320,7 +326,7 @@ def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, 
 
     rows = {"Real": score("Real", real1, d1.crops if mode else None)}
     for name, g in methods:
-        outs, keys = _gen(g, timer, task, d1.texts, conds, rng)
+        outs, keys = _gen(g, timer, gen_task, d1.texts, gen_conds, rng)
         motions = _check_motions(outs, n, name, pairs.dim, u)
         g_emb = emb.motions(motions, keys)
         n_mm = min(st.mm_samples, n - 1)
@@ -328,14 +334,14 @@ def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, 
         if n_mm >= 2 and st.mm_repeats > st.mm_times:
             idx = np.sort(rng.choice(n, n_mm, replace=False))
             mm_texts = [d1.texts[i] for i in idx]
-            mm_conds = [conds[i] for i in idx]
+            mm_conds = [gen_conds[i] for i in idx]
             if getattr(g, "deterministic", False):
                 one = g_emb[idx]
                 mm_emb = np.repeat(one[:, None, :], st.mm_repeats, axis=1)
             else:
                 reps = []
                 for _ in range(st.mm_repeats):
-                    o, k = _gen(g, timer, task, mm_texts, mm_conds, rng)
+                    o, k = _gen(g, timer, gen_task, mm_texts, mm_conds, rng)
                     reps.append(emb.motions(_check_motions(o, n_mm, name, pairs.dim, u), k))
                 mm_emb = np.stack(reps, axis=1)
             mm = (multimodality(mm_emb, rng, st.mm_times), mm_emb, idx)
@@ -534,6 +540,8 @@ def evaluate(task: str, data_root: str | Path | Sequence[str | Path], evaluator_
     if replications < 1:
         raise MotionGPT2Error("replications must be >= 1")
     st = settings or EvalSettings()
+    if st.withhold_poses and task not in ("t2m-init", "t2m-last", "t2m-key"):
+        raise MotionGPT2Error(f"withholding poses (--text-only) applies to t2m-init, t2m-last and t2m-key, not {task!r}")
     roots = [Path(r).expanduser() for r in ([data_root] if isinstance(data_root, (str, Path)) else data_root)]
     E = evaluator_ckpt if isinstance(evaluator_ckpt, Evaluator) else load_evaluator(evaluator_ckpt,
                                                                                       **dict(evaluator_kwargs or {}))
@@ -626,7 +634,7 @@ def evaluate(task: str, data_root: str | Path | Sequence[str | Path], evaluator_
     sha, dirty = _commit()
     total_s = time.perf_counter() - t_total
     results = {
-        "task": task, "split": pairs.split, "validation": pairs.split == "val", "is_test": pairs.split == "test",
+        "task": task, "variant": "text-only" if st.withhold_poses else None, "split": pairs.split, "validation": pairs.split == "val", "is_test": pairs.split == "test",
         "split_files": pairs.split_files, "datasets": pairs.datasets, "roots": pairs.roots,
         "n_pairs": len(pairs), "n_clips": pairs.n_clips, "evaluator": E.describe(), "seed": seed,
         "replications": replications, "replication_seeds": f"numpy SeedSequence({seed}).spawn({replications})",
@@ -647,7 +655,8 @@ def evaluate(task: str, data_root: str | Path | Sequence[str | Path], evaluator_
 def format_markdown(results: Mapping[str, Any], digits: int = 3) -> str:
     """The result table in the paper's layout (``Real`` first) with a provenance header."""
     split = results["split"]
-    title = f"### {results['task']} on {' + '.join(results['datasets'])} — {split} split"
+    variant = " (text only: poses withheld, Recon/Vel against them)" if results.get("variant") == "text-only" else ""
+    title = f"### {results['task']}{variant} on {' + '.join(results['datasets'])} — {split} split"
     if split == "val":
         title += " (VALIDATION, not test)"
     elif split != "test":
@@ -686,10 +695,12 @@ def format_json(results: Mapping[str, Any]) -> str:
 
 
 def write_results(results: Mapping[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``<task>_<split>.md`` and ``.json`` into ``out_dir``; returns both paths."""
+    """Write ``<task>_<split>.md`` and ``.json`` into ``out_dir`` (``<task>-textonly_<split>`` for the
+    text-only variant); returns both paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"{results['task']}_{results['split']}"
+    variant = "-textonly" if results.get("variant") == "text-only" else ""
+    stem = f"{results['task']}{variant}_{results['split']}"
     md, js = out / f"{stem}.md", out / f"{stem}.json"
     md.write_text(format_markdown(results))
     js.write_text(format_json(results))
