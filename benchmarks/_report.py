@@ -37,14 +37,17 @@ def commit() -> str:
         return "unknown"
 
 
-def dirty_files() -> list[str]:
-    """Tracked files with uncommitted changes (BENCHMARKS.md itself excluded)."""
+def dirty_files(report: str | tuple[str, ...] = "BENCHMARKS.md") -> list[str]:
+    """Tracked files with uncommitted changes (the report being written, ``report``: a file or a folder
+    prefix, excluded)."""
     try:
         out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
                              capture_output=True, text=True).stdout
     except OSError:
         return []
-    return [line[3:] for line in out.splitlines() if line[3:].strip() != "BENCHMARKS.md"]
+    reports = (report,) if isinstance(report, str) else tuple(report)
+    return [line[3:] for line in out.splitlines()
+            if not any(line[3:].strip() == r or line[3:].startswith(r.rstrip("/") + "/") for r in reports)]
 
 
 def worktrees() -> list[Path]:
@@ -66,8 +69,10 @@ def portable(text: str) -> str:
     return text
 
 
-def write_section(name: str, command: str, body: str) -> None:
-    """Replace (or append) the section ``## <name>`` of BENCHMARKS.md.
+def write_section(name: str, command: str, body: str, path: Path | None = None,
+                  report: str | tuple[str, ...] = "BENCHMARKS.md") -> None:
+    """Replace (or append) the section ``## <name>`` of BENCHMARKS.md (or of ``path``; ``report``: the
+    files and folders this report writes, which may be uncommitted).
 
     Numbers must come from a clean commit: with uncommitted changes to tracked files the section is not
     written (set ``MOTIONGPT2_BENCH_DIRTY=1`` to write it anyway, marked as from a dirty tree). Paths
@@ -75,12 +80,12 @@ def write_section(name: str, command: str, body: str) -> None:
     """
     import os
 
-    dirty = dirty_files()
+    path = path or ROOT / "BENCHMARKS.md"
+    dirty = dirty_files(report)
     if dirty and not os.environ.get("MOTIONGPT2_BENCH_DIRTY"):
-        raise SystemExit(f"BENCHMARKS.md: not written — uncommitted changes in {', '.join(dirty[:5])}; commit first "
+        raise SystemExit(f"{path.name}: not written — uncommitted changes in {', '.join(dirty[:5])}; commit first "
                          "(or set MOTIONGPT2_BENCH_DIRTY=1 for a marked trial run)")
     command, body = portable(command), portable(body)
-    path = ROOT / "BENCHMARKS.md"
     text = path.read_text() if path.exists() else "# Benchmarks\n\nEach section is written by its script in `benchmarks/`.\n"
     section = (f"## {name}\n\n- command: `{command}`\n- machine: {machine()}\n"
                f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}, commit {commit()}{' (DIRTY TREE)' if dirty else ''}\n\n"
