@@ -119,7 +119,7 @@ def lm_tables(tasks: list[str]) -> list[str] | None:
 
 def text_only_table() -> str | None:
     """Text only vs text + pose (paper Table VII) for the pose tasks with both tables stored."""
-    keep = ("R@3", "FID", "MM-Dist", "Diversity", "Recon", "Vel")
+    keep = ("R@3", "FID", "MM-Dist", "Diversity", "Recon", "Vel", "Recon-local")
     out = []
     for task, what in (("t2m-init", "initial pose"), ("t2m-last", "last pose"), ("t2m-key", "3 key poses")):
         alone, given = stored(f"tables/lm/{task}-textonly_test.json"), stored(f"tables/lm/{task}_test.json")
@@ -174,8 +174,9 @@ def sections() -> list[tuple[str, str, str]]:
         alone = text_only_table()
         body = ("Text plus an initial / last / key pose of the test clip; Recon and Vel measure how closely the "
                 "generated motion meets the given pose (global joint positions, m, flattened pose norm; lower is "
-                "better). The last and key poses are compared in world coordinates, so a motion that ends in the "
-                "right pose at another place still scores a large Recon.\n\n" + "\n\n".join(pose))
+                "better). They compare world positions, so a motion that reaches the right pose at another place or "
+                "facing another way still scores a large Recon; Recon local compares the same poses in the body's "
+                "own frame (root-relative, facing-aligned; a key pose takes its nearest generated pose there).\n\n" + "\n\n".join(pose))
         if alone:
             body += ("\n\n#### Text only vs text + pose (paper Table VII)\n\nThe same draws; \"text only\" gives the "
                      "model the caption and length alone (`--text-only`) and scores Recon / Vel against the poses it "

@@ -154,7 +154,7 @@ def test_every_task_runs_with_real_and_retrieval_rows(task, data, evaluator_dir)
         assert all(np.isfinite(v[0]) for v in row["metrics"].values())
     real = res["rows"][0]["metrics"]
     if task.startswith("t2m-"):
-        assert real["Recon"][0] == 0.0 and real["Vel"][0] == 0.0
+        assert real["Recon"][0] == 0.0 and real["Vel"][0] == 0.0 and real["Recon-local"][0] == 0.0
     if task in ("predict", "inbetween"):
         assert real["ADE"][0] == 0.0 and res["rows"][-1]["metrics"]["ADE"][0] > 0.0
     if task == "tokenizer":  # identity reconstruction: MPJPE 0, same embeddings as the real pass
@@ -195,6 +195,9 @@ def test_text_only_variant_withholds_poses_and_scores_against_them(task, data, e
     assert recon["withheld"] > recon["given"] + 0.01
     if task == "t2m-init":
         assert recon["given"] == pytest.approx(0.0, abs=1e-5)
+    # in the body's own frame the copied pose is exact wherever it is placed
+    local = {name: res["rows"][-1]["metrics"]["Recon-local"][0] for name, res in (("given", given), ("withheld", withheld))}
+    assert local["given"] == pytest.approx(0.0, abs=1e-6) and local["withheld"] > 0.01
     assert withheld["variant"] == "text-only" and given["variant"] is None
     assert (tmp_path / f"{task}-textonly_test.json").exists()
     assert "text only" in (tmp_path / f"{task}-textonly_test.md").read_text().splitlines()[0]

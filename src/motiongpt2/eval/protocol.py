@@ -18,7 +18,8 @@ is how the official code obtains its non-zero Real FID. MultiModality (t2m tasks
 
 ============  =====================================================================================
 t2m           ``{"length"}`` (frames of the real crop; a hint that generators may ignore) → motions
-t2m-init      ``{"length", "poses": crop[[0]], "frames": [0]}`` → motions; + Recon/Vel (joints, m)
+t2m-init      ``{"length", "poses": crop[[0]], "frames": [0]}`` → motions; + Recon/Vel (joints, m) and
+              Recon local (the same frames without the body's position and facing)
 t2m-last      ``{"length", "poses": crop[[L-1]], "frames": [L-1]}``
 t2m-key       ``{"length", "poses": crop[frames], "frames"}``: ``key_poses`` (3) random frames
 m2t           ``{"motion": crop}`` (texts ``None``) → captions; R-Precision and MM-Dist of the captions,
@@ -74,7 +75,7 @@ TASKS = ("t2m", "t2m-init", "t2m-last", "t2m-key", "m2t", "predict", "inbetween"
 
 _T2M_COLS = [("R@1", "R@1 ↑"), ("R@2", "R@2 ↑"), ("R@3", "R@3 ↑"), ("FID", "FID ↓"), ("MM-Dist", "MM-Dist ↓"),
              ("Diversity", "Diversity →"), ("MultiModality", "MModality ↑")]
-_POSE_COLS = _T2M_COLS + [("Recon", "Recon ↓"), ("Vel", "Vel ↓")]
+_POSE_COLS = _T2M_COLS + [("Recon", "Recon ↓"), ("Vel", "Vel ↓"), ("Recon-local", "Recon local ↓")]
 COLUMNS: dict[str, list[tuple[str, str]]] = {
     "t2m": _T2M_COLS,
     "t2m-init": _POSE_COLS,
@@ -209,6 +210,22 @@ def _joints(features: np.ndarray) -> np.ndarray:
     return recover_from_ric(np.asarray(features, np.float64))
 
 
+def _local_recon(generated: np.ndarray, target: np.ndarray, matched: np.ndarray, frames: Sequence[int],
+                 mode: str) -> float:
+    """Recon in the body's own frame: the distance between each given pose and its generated pose after
+    removing where the body stands and which way it faces (the features' ``ric`` block: root-relative,
+    facing-aligned joint positions, m; flattened pose norm like Recon).  Initial / last poses use the
+    ``matched`` frames; a key pose takes its nearest generated pose in this space."""
+    from motiongpt2.motion.features import feature_slices, n_joints_for_dim
+
+    ric = feature_slices(n_joints_for_dim(generated.shape[1]))["ric"]
+    g = np.asarray(generated, np.float64)[:, ric]
+    p = np.asarray(target, np.float64)[list(frames)][:, ric]
+    if mode == "key":
+        return float(np.linalg.norm(p[:, None, :] - g[None, :, :], axis=2).min(axis=1).mean())
+    return float(np.linalg.norm(g[matched] - p, axis=1).mean())
+
+
 def _fit(x: np.ndarray, n: int) -> np.ndarray:
     x = np.asarray(x)
     if len(x) >= n:
@@ -310,9 +327,12 @@ def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, 
         pose = None
         if mode is not None and gen_motions is not None:
             gen_j = real_j if gen_motions is d1.crops else [_joints(m) for m in gen_motions]
+            feats = d1.crops if gen_motions is d1.crops else gen_motions
             errs = [pose_control_errors(g, t, cd["frames"], mode) for g, t, cd in zip(gen_j, real_j, conds)]
-            pose = {k: np.array([e[k] for e in errs], np.float64) for k in ("Recon", "Vel")}
-            out.update({k: float(np.mean([e[k] for e in errs])) for k in ("Recon", "Vel")})  # = pose_control_metrics
+            for e, f, c, cd in zip(errs, feats, d1.crops, conds):
+                e["Recon-local"] = _local_recon(f, c, e["matched"], cd["frames"], mode)
+            pose = {k: np.array([e[k] for e in errs], np.float64) for k in ("Recon", "Vel", "Recon-local")}
+            out.update({k: float(v.mean()) for k, v in pose.items()})  # Recon / Vel = pose_control_metrics
         for g in G.active():
             res = G.retrieval(g, t_emb, gen_emb)
             res["FID"] = G.fid(g, gen_emb)
