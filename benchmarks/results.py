@@ -45,7 +45,7 @@ ARMS = {
     "r64": "LoRA r 64 (alpha 16), both stages",
     "gemma": "Gemma-3-270M weights, stage 2 + stage 3",
 }
-LM_CMD = ("motiongpt2 evaluate --task TASK -d ~/.cache/motiongpt2/datasets/real-body -e runs/evaluator_guo_glove50 "
+LM_CMD = ("motiongpt2 evaluate --task TASK -d ~/.cache/motiongpt2/datasets/real-body "
           "--generator lm:src/motiongpt2/assets/default_lm --replications 1 --mm-samples 0 --no-retrieval "
           "-o ~/.cache/motiongpt2/eval_results/tables/lm")
 

@@ -11,7 +11,7 @@
 #
 # Then each arm's tables (TASKS, default "t2m m2t"; REPS replications, MultiModality skipped) go to
 # OUT/ARM/eval.  Optional: STEPS (100), REPS (1), THREADS (1), TASKS, DATA (~/.cache/motiongpt2/datasets/real-body),
-# EVALUATOR (runs/evaluator_guo_glove50), TOKENIZER (runs/vq_cpu_small/best, else the bundled model's
+# EVALUATOR (a train-evaluator run; default: the bundled reference evaluator), TOKENIZER (runs/vq_cpu_small/best, else the bundled model's
 # motion tokenizer), M (the motiongpt2 command), OUT (runs/ablation).
 set -euo pipefail
 arm=${1:?give an arm: pretrained | random | noalign | v1 | v2 | r8 | r64 | gemma}
@@ -21,7 +21,7 @@ REPS=${REPS:-1}
 THREADS=${THREADS:-1}
 TASKS=${TASKS:-t2m m2t}
 DATA=${DATA:-$HOME/.cache/motiongpt2/datasets/real-body}
-EVALUATOR=${EVALUATOR:-runs/evaluator_guo_glove50}
+evaluator=(); [ -n "${EVALUATOR:-}" ] && evaluator=(-e "$EVALUATOR")
 bundled=src/motiongpt2/assets/default_lm/motion_tokenizer
 if [ -z "${TOKENIZER:-}" ]; then
   if [ -e runs/vq_cpu_small/best ]; then TOKENIZER=runs/vq_cpu_small/best; else TOKENIZER=$bundled; fi
@@ -54,6 +54,6 @@ case "$arm" in
 esac
 for task in $TASKS; do
   [ -f "$OUT/eval/${task}_test.json" ] && continue
-  $M evaluate --task "$task" -d "$DATA" -e "$EVALUATOR" --generator "lm:$OUT/instruct" --replications "$REPS" \
+  $M evaluate --task "$task" -d "$DATA" "${evaluator[@]}" --generator "lm:$OUT/instruct" --replications "$REPS" \
       --mm-samples 0 --no-retrieval -o "$OUT/eval"
 done

@@ -32,3 +32,23 @@ def test_generate_without_a_model_uses_the_bundled_default(tmp_path):
     assert joints.shape == (40, 22, 3) and np.isfinite(joints).all()
     assert 1.0 < np.ptp(joints[..., 1]) < 2.5                  # a standing human's height range, metres
     assert (tmp_path / "walk.bvh").read_text().startswith("HIERARCHY")
+
+
+def test_bundled_reference_evaluator_loads_and_embeds():
+    """The bundled evaluator (float16 weights, float32 statistics) loads like any step folder, tells captions
+    apart, and is what ``evaluate`` uses when no evaluator is named."""
+    from motiongpt2.eval.evaluator import default_evaluator, load_evaluator
+
+    folder = default_evaluator()
+    if folder is None:
+        pytest.skip("this checkout has no bundled evaluator (src/motiongpt2/assets/evaluator_guo_glove50)")
+    ev = load_evaluator(folder)
+    assert ev.cfg.dim_pose == 263 and ev.mean.dtype == np.float32 and np.all(ev.std > 0)
+    texts = [["a/DET", "person/NOUN", "walk/VERB", "forward/ADV"], ["a/DET", "person/NOUN", "jump/VERB", "up/ADP"],
+             ["a/DET", "person/NOUN", "sit/VERB", "down/ADP"]]
+    emb = ev.embed_texts(texts)
+    assert emb.shape == (3, ev.cfg.dim_coemb_hidden) and np.isfinite(emb).all()
+    assert np.linalg.norm(emb[0] - emb[1]) > 1e-3 and np.linalg.norm(emb[0] - emb[2]) > 1e-3
+    motion = np.random.default_rng(0).normal(size=(40, 263)).astype(np.float32) * ev.std + ev.mean
+    assert np.isfinite(ev.embed_motions([motion])).all()
+    assert ev.meta["bundle"]["dtype"] == "float16" and "trainer.pt" not in {p.name for p in folder.iterdir()}

@@ -205,6 +205,38 @@ def test_text_only_variant_withholds_poses_and_scores_against_them(task, data, e
         evaluate("t2m", data, evaluator_dir, replications=1, settings=dataclasses.replace(SMALL, withhold_poses=True))
 
 
+def test_evaluator_bundle_round_trip(data, evaluator_dir, tmp_path):
+    """A bundled evaluator stores float16 weights and vectors but its statistics exactly, and embeds like
+    the original to float16 precision."""
+    from safetensors import safe_open
+
+    from motiongpt2.eval.evaluator import bundle_evaluator
+
+    res = bundle_evaluator(evaluator_dir, tmp_path / "assets" / "ev")
+    with safe_open(str(res["path"] / "model.safetensors"), "pt") as f:
+        dtypes = {k: f.get_slice(k).get_dtype() for k in f.keys()}
+    assert dtypes["evaluator.mean"] == dtypes["evaluator.std"] == "F32"
+    assert dtypes["vocab.vectors"] == "F16" and all(v == "F16" for k, v in dtypes.items() if k.startswith("net."))
+    a, b = load_evaluator(evaluator_dir), load_evaluator(res["path"])
+    assert np.array_equal(a.mean, b.mean) and np.array_equal(a.std, b.std)
+    pairs = load_pairs(data, "test")
+    crops = [p.features[:20] for p in pairs.pairs[:8]]
+    texts = [["a/DET", "person/NOUN", w + "/VERB"] for w in ("walk", "run", "jump")]
+    np.testing.assert_allclose(a.embed_texts(texts), b.embed_texts(texts), atol=2e-2, rtol=2e-2)
+    np.testing.assert_allclose(a.embed_motions(crops), b.embed_motions(crops), atol=2e-2, rtol=2e-2)
+    # the bundle refuses to push the assets folder over the limit
+    import motiongpt2.bundle as bundle
+
+    limit = bundle.ASSET_LIMIT_BYTES
+    try:
+        bundle.ASSET_LIMIT_BYTES = res["bytes"] - 1
+        with pytest.raises(ValueError, match="limit"):
+            bundle_evaluator(evaluator_dir, tmp_path / "assets" / "ev2")
+    finally:
+        bundle.ASSET_LIMIT_BYTES = limit
+    assert not (tmp_path / "assets" / "ev2").exists()
+
+
 def test_bad_generator_output_is_reported(data, evaluator_dir):
     class Broken:
         def generate(self, task, texts, conditions, rng):

@@ -272,6 +272,7 @@ def test_bundle_is_small_and_decodes_like_the_run(model_dir, mg, tmp_path, monke
     """The bundled-default writer keeps what loading needs (float16 tensors, configs, the motion tokenizer
     copy; no optimizer state, no tokenizer files) and the model generates the same motion; with it in
     the package's assets, a command without -m uses it."""
+    import motiongpt2.bundle as assets
     from motiongpt2.lm import bundle
 
     res = bundle.write_bundle(model_dir, tmp_path / "assets" / bundle.DEFAULT_NAME)
@@ -285,13 +286,13 @@ def test_bundle_is_small_and_decodes_like_the_run(model_dir, mg, tmp_path, monke
     again = MotionGPT2.from_pretrained(folder)
     a, b = mg.generate(TEXT, length=40, seed=4), again.generate(TEXT, length=40, seed=4)
     assert (a.tokens == b.tokens).mean() >= 0.9            # float16 rounding may flip a rare near-tie
-    monkeypatch.setattr(bundle, "assets_dir", lambda: tmp_path / "assets")
+    monkeypatch.setattr(assets, "assets_dir", lambda: tmp_path / "assets")
     assert api.model_folder(None) == folder
-    monkeypatch.setattr(bundle, "assets_dir", lambda: tmp_path / "none")
+    monkeypatch.setattr(assets, "assets_dir", lambda: tmp_path / "none")
     with pytest.raises(MotionGPT2Error, match="no bundled default"):
         api.model_folder(None)
     with pytest.raises(ValueError, match="limit"):
-        monkeypatch.setattr(bundle, "ASSET_LIMIT_BYTES", 1000)
+        monkeypatch.setattr(assets, "ASSET_LIMIT_BYTES", 1000)
         bundle.write_bundle(model_dir, tmp_path / "assets" / bundle.DEFAULT_NAME)
     assert (folder / "model.safetensors").exists()          # a refused bundle leaves the old one
 

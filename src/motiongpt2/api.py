@@ -355,13 +355,14 @@ def train_evaluator(data: list[Path], out: Path, config: Path | None = None, max
                progress=progress)
 
 
-def evaluate(task: str, data: list[Path], evaluator: Path, generator: str | None = None, split: str = "test",
+def evaluate(task: str, data: list[Path], evaluator: Path | None = None, generator: str | None = None, split: str = "test",
              replications: int = 20, seed: int = 0, out: Path | None = None, retrieval: bool = True,
              glove_dir: Path | None = None, meta_dir: Path | None = None, progress: bool = True,
              generator_options: dict | None = None, mm_samples: int = 100, text_only: bool = False) -> dict:
     """Run one table of the protocol (:func:`motiongpt2.eval.protocol.evaluate`).
 
-    ``generator`` is a ``KIND:RUN`` spec of :mod:`motiongpt2.eval.generators` (``None``: the Real row
+    ``evaluator``: a ``train-evaluator`` run or step folder or an official ``finest.tar`` (``None``: the bundled
+    reference evaluator). ``generator`` is a ``KIND:RUN`` spec of :mod:`motiongpt2.eval.generators` (``None``: the Real row
     and the baselines only), ``generator_options`` its loader's keyword options; ``glove_dir`` /
     ``meta_dir`` are the official evaluator's files; ``mm_samples`` captions for MultiModality (the
     protocol's 100; 0 skips it: a slow generator then makes ~800 motions per replication, not ~3,800).
@@ -375,6 +376,13 @@ def evaluate(task: str, data: list[Path], evaluator: Path, generator: str | None
     if int(mm_samples) < 0:
         raise MotionGPT2Error(f"--mm-samples must be >= 0 (0 skips MultiModality), got {mm_samples}")
 
+    if evaluator is None:
+        from motiongpt2.eval.evaluator import default_evaluator
+
+        evaluator = default_evaluator()
+        if evaluator is None:
+            raise MotionGPT2Error("no evaluator given and none bundled with this installation — pass --evaluator "
+                                  "(a train-evaluator run folder or an official finest.tar)")
     gen = load_generator(generator, options=generator_options) if generator else None
     kwargs = {k: v for k, v in (("glove_dir", glove_dir), ("meta_dir", meta_dir)) if v is not None}
     roots = [str(d) for d in data] if len(data) > 1 else data[0]

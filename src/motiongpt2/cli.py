@@ -348,7 +348,7 @@ def train_evaluator(
 def evaluate(
     task: str = typer.Option("t2m", help="t2m | t2m-init | t2m-last | t2m-key | m2t | predict | inbetween | tokenizer"),
     data: List[Path] = typer.Option(..., "--data", "-d", help="Prepared dataset folder(s)"),
-    evaluator: Path = typer.Option(..., "--evaluator", "-e", help="train-evaluator run folder, or an official finest.tar"),
+    evaluator: Optional[Path] = typer.Option(None, "--evaluator", "-e", help="train-evaluator run folder, or an official finest.tar [default: the bundled reference evaluator, trained on real-body]"),
     generator: Optional[str] = typer.Option(None, help="Model to evaluate: KIND:RUN, e.g. tokenizer:RUN, t2mgpt:RUN or lm:RUN (a train-lm run) [default: Real + baselines only]"),
     split: str = typer.Option("test", help="Split (a validation split is always labelled VALIDATION)"),
     replications: int = typer.Option(20, help="Replications (the protocol uses 20; mean ± 1.96·σ/√n)"),
@@ -363,7 +363,7 @@ def evaluate(
 ):
     """Run one table of the paper's protocol and print it (Real row first), with seeds, split and commit.
 
-    Example: [bold]motiongpt2 evaluate --task t2m -d ~/.cache/motiongpt2/datasets/real-body -e ~/.cache/motiongpt2/evaluators/guo_glove50[/]
+    Example: [bold]motiongpt2 evaluate --task t2m -d ~/.cache/motiongpt2/datasets/real-body --generator lm:runs/lm_instruct[/] (the bundled reference evaluator unless -e names one)
     """
     results = api.evaluate(task, list(data), evaluator, generator=generator, split=split, replications=replications,
                            seed=seed, out=out, retrieval=retrieval, glove_dir=glove_dir, meta_dir=meta_dir,

@@ -52,6 +52,9 @@ __all__ = [
     "SentenceTextEncoder",
     "TextEncoderBiGRUCo",
     "config_from_official_state_dict",
+    "DEFAULT_EVALUATOR",
+    "bundle_evaluator",
+    "default_evaluator",
     "load_evaluator",
     "load_official_evaluator",
     "official_config",
@@ -457,12 +460,33 @@ def load_evaluator(path: str | Path, which: str = "best", device: str = "cpu", *
     vectors = None
     if "vocab.vectors" in tensors:
         vocab = json.loads((step / VOCAB_FILE).read_text())
-        vectors = WordVectors(vocab["words"], tensors["vocab.vectors"].numpy(), source=vocab.get("source") or "")
+        vectors = WordVectors(vocab["words"], tensors["vocab.vectors"].float().numpy(), source=vocab.get("source") or "")
     meta = json.loads((step / META_FILE).read_text()) if (step / META_FILE).exists() else {}
     meta["path"] = str(step)
     name = str(cfg_all.get("name") or step.parent.name)
     return Evaluator(net, tensors["evaluator.mean"].numpy(), tensors["evaluator.std"].numpy(), vectors,
                      name=name, meta=meta, device=device)
+
+
+#: the bundled reference evaluator (``assets/evaluator_guo_glove50``), used when ``evaluate`` names none
+DEFAULT_EVALUATOR = "evaluator_guo_glove50"
+
+
+def default_evaluator() -> Path | None:
+    """The bundled reference evaluator's folder, or ``None`` when this installation has none."""
+    from ..bundle import bundled
+
+    return bundled(DEFAULT_EVALUATOR)
+
+
+def bundle_evaluator(run: str | Path, out: str | Path) -> dict:
+    """Bundle a ``train-evaluator`` run's best step (:func:`motiongpt2.bundle.write_bundle`): weights and word
+    vectors in float16, the feature statistics (``evaluator.*``) as trained, ``config.yaml`` and ``vocab.json``."""
+    from ..bundle import write_bundle
+    from ..runs import CONFIG_FILE
+
+    return write_bundle(run, out, copy=(CONFIG_FILE, VOCAB_FILE), what="evaluator checkpoint",
+                        keep=("evaluator.",), metadata={"format": "motiongpt2-evaluator/1"})
 
 
 # --------------------------------------------------------------------------- the official checkpoint
