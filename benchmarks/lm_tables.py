@@ -30,7 +30,8 @@ from motiongpt2.eval.replication import format_table, table_value  # noqa: E402
 
 CLI = str(Path(sys.executable).with_name("motiongpt2"))
 DATA = Path("~/.cache/motiongpt2/datasets/real-body").expanduser()
-EVALUATOR = ROOT / "runs" / "evaluator_guo_glove50"
+# the bundled reference evaluator (what docs/RESULTS.md uses), or a local run of it when asked for
+EVALUATOR = ROOT / "src" / "motiongpt2" / "assets" / "evaluator_guo_glove50"
 TASKS = ("t2m", "m2t")
 
 

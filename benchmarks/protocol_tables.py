@@ -26,7 +26,8 @@ from motiongpt2.eval.protocol import TASKS  # noqa: E402
 
 CLI = str(Path(sys.executable).with_name("motiongpt2"))
 DATA = Path("~/.cache/motiongpt2/datasets/real-body").expanduser()
-EVALUATOR = ROOT / "runs" / "evaluator_guo_glove50"
+# the bundled reference evaluator (what docs/RESULTS.md uses), or a local run of it when asked for
+EVALUATOR = ROOT / "src" / "motiongpt2" / "assets" / "evaluator_guo_glove50"
 
 
 def commands(tables: Path, reps: int, baseline_reps: int, baseline: bool) -> list[tuple[Path, list[str]]]:
