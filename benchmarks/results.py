@@ -162,7 +162,7 @@ def sections() -> list[tuple[str, str, str]]:
     out = []
     training = STORE / "training" / "lm_smollm2_instruct.md"
     t2m = lm_tables(["t2m"])
-    if t2m:
+    if t2m and stored("tables/t2mgpt/t2m_test.json") is not None:  # Table I is not written without T2M-GPT
         how = f"How the model was trained:\n\n{training.read_text().strip()}\n\n" if training.exists() else ""
         out.append(("Text to motion (paper Table I)",
                     "python benchmarks/protocol_tables.py --run; " + LM_CMD.replace("TASK", "t2m"), how + t2m[0]))
