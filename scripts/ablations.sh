@@ -19,7 +19,7 @@ M=${M:-motiongpt2}
 STEPS=${STEPS:-100}
 REPS=${REPS:-1}
 THREADS=${THREADS:-1}
-TASKS=${TASKS:-t2m m2t}
+TASKS=${TASKS-t2m m2t}   # TASKS="" trains only
 DATA=${DATA:-$HOME/.cache/motiongpt2/datasets/real-body}
 evaluator=(); [ -n "${EVALUATOR:-}" ] && evaluator=(-e "$EVALUATOR")
 bundled=src/motiongpt2/assets/default_lm/motion_tokenizer
