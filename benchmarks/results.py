@@ -57,9 +57,10 @@ def collect(tables: Path, ablations: Path, model: Path) -> int:
     for src in sorted(tables.rglob("*_test.json")) if tables.exists() else []:
         n += _copy(src, STORE / "tables" / src.relative_to(tables))
     for arm in sorted(p for p in ablations.iterdir() if p.is_dir()) if ablations.exists() else []:
-        for src in sorted((arm / "eval").glob("*_test.json")):
+        evaluated = sorted((arm / "eval").glob("*_test.json"))
+        for src in evaluated:
             n += _copy(src, STORE / "ablation" / arm.name / src.name)
-        if (arm / "instruct" / "metrics.jsonl").exists():
+        if evaluated and (arm / "instruct" / "metrics.jsonl").exists():  # an evaluated arm's training
             _write(STORE / "ablation" / arm.name / "training.md", training_rows(arm / "instruct"))
     if (model / "metrics.jsonl").exists():  # a train-lm run (the bundle keeps no training log)
         _write(STORE / "training" / f"{model.name}.md", training_rows(model))
