@@ -56,27 +56,38 @@ def rows_of(result: dict, group: str | None, keep=None) -> list[tuple[str, dict]
             for r in rows if keep is None or r["method"] in keep]
 
 
+GROUPS = ((None, "all pairs"), ("natural", "natural-language captions"), ("label", "label captions"))
+BASELINES = {"Real", "Retrieval (train NN)"}
+
+
+def side_by_side(title: str, entries: list[tuple[str, dict]]) -> str:
+    """All / natural / label tables of ``entries``: ``(label prefix, result)``; the first entry gives its
+    Real and retrieval rows, the others their generator rows (labelled ``prefix: method``)."""
+    first = entries[0][1]
+    columns = [tuple(c) for c in entries[-1][1]["columns"]]
+    out = [f"#### {title}"]
+    for group, name in GROUPS:
+        if group is not None and any(group not in r["caption_groups"] for _, r in entries):
+            continue
+        rows = rows_of(first, group, BASELINES)
+        for label, res in entries[1:]:
+            for row_label, metrics in rows_of(res, group, {r["method"] for r in res["rows"]} - BASELINES):
+                rows.append((f"{label}{': ' if label else ''}{row_label}", metrics))
+        n = first["n_pairs"] if group is None else first["caption_groups"][group]["n_pairs"]
+        out += ["", f"{name} ({n} pairs):", "", format_table(rows, columns, digits=3)]
+    return "\n".join(out)
+
+
 def summary(task: str, tables: Path, split: str) -> str:
+    """Ours (and its int8 run) beside Real, retrieval and, for t2m, T2M-GPT; ``""`` without our table."""
     main = load(tables / f"{task}_{split}.json")
     ours = load(tables / "lm" / f"{task}_{split}.json")
-    int8 = load(tables / "lm_int8" / f"{task}_{split}.json")
-    base = load(tables / "t2mgpt" / f"{task}_{split}.json") if task == "t2m" else None
-    if ours is None:
+    if ours is None or main is None:
         return ""
-    columns = [tuple(c) for c in ours["columns"]]
-    out = [f"#### {task}: ours beside Real, retrieval{' and T2M-GPT' if base else ''} ({split} split)"]
-    for group, title in ((None, "all pairs"), ("natural", "natural-language captions"), ("label", "label captions")):
-        rows = []
-        if main is not None:
-            rows += rows_of(main, group, {"Real", "Retrieval (train NN)"})
-        if base is not None:
-            rows += rows_of(base, group, {"T2M-GPT (baseline)"})
-        for res in (ours, int8):
-            if res is not None:
-                rows += rows_of(res, group, {r["method"] for r in res["rows"]} - {"Real"})
-        n = ours["n_pairs"] if group is None else ours["caption_groups"][group]["n_pairs"]
-        out += ["", f"{title} ({n} pairs):", "", format_table(rows, columns, digits=3)]
-    return "\n".join(out)
+    base = load(tables / "t2mgpt" / f"{task}_{split}.json") if task == "t2m" else None
+    others = [r for r in (base, ours, load(tables / "lm_int8" / f"{task}_{split}.json")) if r is not None]
+    return side_by_side(f"{task}: ours beside Real, retrieval{' and T2M-GPT' if base else ''} ({split} split)",
+                        [("", main), *(("", r) for r in others)])
 
 
 def training_rows(model: Path) -> str:

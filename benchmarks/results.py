@@ -26,15 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import ROOT, dirty_files, write_section  # noqa: E402
-from lm_tables import load, rows_of, training_rows  # noqa: E402
+from lm_tables import BASELINES, GROUPS, load, rows_of, side_by_side, training_rows  # noqa: E402
 
 from motiongpt2.eval.replication import format_table  # noqa: E402
 
 STORE = ROOT / "docs" / "results"
 RESULTS = ROOT / "docs" / "RESULTS.md"
 REPORT = ("docs/RESULTS.md", "docs/results")
-GROUPS = ((None, "all pairs"), ("natural", "natural-language captions"), ("label", "label captions"))
-BASELINES = {"Real", "Retrieval (train NN)"}
 ARMS = {
     "pretrained": "SmolLM2 weights, stage 2 + stage 3 (prompts V0, LoRA r 32)",
     "random": "same architecture, random weights, stage 2 + stage 3",
@@ -83,24 +81,6 @@ def stored(rel: str) -> dict | None:
 
 
 # --------------------------------------------------------------------------- tables
-def side_by_side(title: str, entries: list[tuple[str, dict]]) -> str:
-    """All / natural / label tables of ``entries``: ``(label prefix, result)``; the first entry gives its
-    Real and retrieval rows, the others their generator rows (labelled ``prefix: method``)."""
-    first = entries[0][1]
-    columns = [tuple(c) for c in entries[-1][1]["columns"]]
-    out = [f"#### {title}"]
-    for group, name in GROUPS:
-        if group is not None and any(group not in r["caption_groups"] for _, r in entries):
-            continue
-        rows = rows_of(first, group, BASELINES)
-        for label, res in entries[1:]:
-            for row_label, metrics in rows_of(res, group, {r["method"] for r in res["rows"]} - BASELINES):
-                rows.append((f"{label}{': ' if label else ''}{row_label}", metrics))
-        n = first["n_pairs"] if group is None else first["caption_groups"][group]["n_pairs"]
-        out += ["", f"{name} ({n} pairs):", "", format_table(rows, columns, digits=3)]
-    return "\n".join(out)
-
-
 def lm_tables(tasks: list[str]) -> list[str] | None:
     """Ours beside Real and retrieval for each task, or ``None`` if any table is missing."""
     parts = []
@@ -138,14 +118,14 @@ def text_only_table() -> str | None:
 
 def arms_table(arms: list[str], tasks: tuple[str, ...] = ("t2m", "m2t")) -> tuple[str, list[str]] | None:
     """The arms' tables (Real first) and training tables, or ``None`` with fewer than two arms stored."""
-    parts, present = [], []
+    parts = []
+    present = [a for a in arms if any((STORE / "ablation" / a / f"{t}_test.json").exists() for t in tasks)]
     for task in tasks:
         real = stored(f"tables/{task}_test.json")
-        entries = [(arm, stored(f"ablation/{arm}/{task}_test.json")) for arm in arms]
-        entries = [(f"{arm} ({ARMS[arm]})", r) for arm, r in entries if r is not None]
+        entries = [(f"{arm} ({ARMS[arm]})", stored(f"ablation/{arm}/{task}_test.json")) for arm in present]
+        entries = [(label, r) for label, r in entries if r is not None]
         if real is None or len(entries) < 2:
             continue
-        present = [a for a in arms if stored(f"ablation/{a}/{task}_test.json") is not None]
         parts.append(side_by_side(task, [("", real), *entries]))
     if not parts:
         return None

@@ -60,6 +60,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import DatasetError, MotionGPT2Error
+from ..motion.features import feature_slices, n_joints_for_dim
 from .caption_metrics import caption_metrics
 from .completion import ade_fde, mpjpe, pose_control_errors
 from .evaluator import Evaluator, load_evaluator
@@ -211,14 +212,11 @@ def _joints(features: np.ndarray) -> np.ndarray:
 
 
 def _local_recon(generated: np.ndarray, target: np.ndarray, matched: np.ndarray, frames: Sequence[int],
-                 mode: str) -> float:
+                 mode: str, ric: slice) -> float:
     """Recon in the body's own frame: the distance between each given pose and its generated pose after
-    removing where the body stands and which way it faces (the features' ``ric`` block: root-relative,
-    facing-aligned joint positions, m; flattened pose norm like Recon).  Initial / last poses use the
-    ``matched`` frames; a key pose takes its nearest generated pose in this space."""
-    from motiongpt2.motion.features import feature_slices, n_joints_for_dim
-
-    ric = feature_slices(n_joints_for_dim(generated.shape[1]))["ric"]
+    removing where the body stands and which way it faces (the features' ``ric`` block, ``ric`` its slice:
+    root-relative, facing-aligned joint positions, m; flattened pose norm like Recon).  Initial / last poses
+    use the ``matched`` frames; a key pose takes its nearest generated pose in this space."""
     g = np.asarray(generated, np.float64)[:, ric]
     p = np.asarray(target, np.float64)[list(frames)][:, ric]
     if mode == "key":
@@ -314,6 +312,7 @@ def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, 
         conds.append(cd)
     mode = {"t2m-init": "initial", "t2m-last": "last", "t2m-key": "key"}.get(task)
     real_j = [_joints(c) for c in d1.crops] if mode else None
+    ric = feature_slices(n_joints_for_dim(pairs.dim))["ric"]
     gen_task, gen_conds = task, conds
     if mode and st.withhold_poses:
         gen_task, gen_conds = "t2m", [{"length": cd["length"]} for cd in conds]
@@ -327,10 +326,9 @@ def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, 
         pose = None
         if mode is not None and gen_motions is not None:
             gen_j = real_j if gen_motions is d1.crops else [_joints(m) for m in gen_motions]
-            feats = d1.crops if gen_motions is d1.crops else gen_motions
             errs = [pose_control_errors(g, t, cd["frames"], mode) for g, t, cd in zip(gen_j, real_j, conds)]
-            for e, f, c, cd in zip(errs, feats, d1.crops, conds):
-                e["Recon-local"] = _local_recon(f, c, e["matched"], cd["frames"], mode)
+            for e, f, c, cd in zip(errs, gen_motions, d1.crops, conds):
+                e["Recon-local"] = _local_recon(f, c, e["matched"], cd["frames"], mode, ric)
             pose = {k: np.array([e[k] for e in errs], np.float64) for k in ("Recon", "Vel", "Recon-local")}
             out.update({k: float(v.mean()) for k, v in pose.items()})  # Recon / Vel = pose_control_metrics
         for g in G.active():
