@@ -8,6 +8,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+BUNDLED_TOKENIZER = ROOT / "src" / "motiongpt2" / "assets" / "default_lm" / "motion_tokenizer"
+
+
+def reference_tokenizer(runs: Path | None = None) -> Path:
+    """The motion tokenizer the reference tables use: a local ``runs/vq_cpu_small`` run when there is one (its
+    best step), else the bundled default model's tokenizer (a copy of that run's step 10,000), so the T2M-GPT
+    baseline, the tokenizer table and ``scripts/ablations.sh`` share one codebook on any machine."""
+    run = (runs or ROOT / "runs") / "vq_cpu_small"
+    return run / "best" if (run / "best").exists() else BUNDLED_TOKENIZER
 
 
 def machine() -> str:

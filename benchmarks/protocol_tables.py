@@ -2,7 +2,7 @@
 
 With ``--run`` each table is computed with ``motiongpt2 evaluate`` on the reference artefacts of
 ``benchmarks/reference_runs.py`` (dataset ``real-body``, evaluator ``runs/evaluator_guo_glove50``, tokenizer
-``runs/vq_cpu_small``, T2M-GPT ``runs/t2mgpt_cpu_small``): every task with the Real and retrieval rows (20
+``runs/vq_cpu_small``, else the bundled model's tokenizer; T2M-GPT ``runs/t2mgpt_cpu_small``): every task with the Real and retrieval rows (20
 replications), the tokenizer task with the tokenizer's reconstruction row, and t2m with the T2M-GPT baseline
 in a table of its own (fewer replications: it generates ~3,800 motions per replication on the CPU).
 Without ``--run`` the tables already in ``--tables`` are collected. Each table keeps its own header lines
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import ROOT, write_section  # noqa: E402
+from _report import ROOT, reference_tokenizer, write_section  # noqa: E402
 
 from motiongpt2.eval.protocol import TASKS  # noqa: E402
 
@@ -35,7 +35,7 @@ def commands(tables: Path, reps: int, baseline_reps: int, baseline: bool) -> lis
     base = [CLI, "evaluate", "-d", str(DATA), "-e", str(EVALUATOR)]
     out = []
     for task in TASKS:
-        extra = ["--generator", f"tokenizer:{ROOT / 'runs' / 'vq_cpu_small'}"] if task == "tokenizer" else []
+        extra = ["--generator", f"tokenizer:{reference_tokenizer()}"] if task == "tokenizer" else []
         out.append((tables, base + ["--task", task, "--replications", str(reps), "--out", str(tables)] + extra))
     if baseline:
         folder = tables / "t2mgpt"

@@ -7,18 +7,21 @@ copied into ``docs/results/`` (committed, so the page can be rebuilt on any mach
 * T2M-GPT: ``TABLES/t2mgpt/t2m_test.json``; ours: ``TABLES/lm/<task>[-textonly]_test.json``
   (``motiongpt2 evaluate --generator lm:...``, ``--text-only`` for the text-only rows of Table VII);
 * the reduced-size arms: ``ABLATIONS/<arm>/eval/<task>_test.json`` (``scripts/ablations.sh <arm>``) and the
-  training table of each arm's run.
+  training table of each arm's run;
+* the whole-body tokenizers: ``WHOLEBODY/eval/<name>.json`` (``scripts/wholebody_tokenizers.sh``, the
+  ``eval-tokenizer --json`` tables of ``part_aware`` and ``plain``).
 
 A section is (re)written only when every table it needs is stored; other sections of the page are left as
 they are, with the commit and date they were written at.  Every table shows all pairs and the
 natural-language / label caption groups apart, and the replications of each row.
 
 Usage: python benchmarks/results.py [--tables ~/.cache/motiongpt2/eval_results/tables] [--ablations runs/ablation]
-       [--model src/motiongpt2/assets/default_lm]
+       [--wholebody runs/wholebody] [--model runs/lm_smollm2_instruct]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import sys
@@ -29,6 +32,7 @@ from _report import ROOT, dirty_files, write_section  # noqa: E402
 from lm_tables import BASELINES, GROUPS, load, rows_of, side_by_side, training_rows  # noqa: E402
 
 from motiongpt2.eval.replication import format_table  # noqa: E402
+from motiongpt2.tokenizer.evaluate import format_reconstruction_table  # noqa: E402
 
 STORE = ROOT / "docs" / "results"
 RESULTS = ROOT / "docs" / "RESULTS.md"
@@ -49,9 +53,16 @@ LM_CMD = ("motiongpt2 evaluate --task TASK -d ~/.cache/motiongpt2/datasets/real-
 
 
 # --------------------------------------------------------------------------- the store
-def collect(tables: Path, ablations: Path, model: Path) -> int:
+WHOLEBODY_TOKENIZERS = ("part_aware", "plain")
+
+
+def collect(tables: Path, ablations: Path, model: Path, wholebody: Path | None = None) -> int:
     """Copy fresh tables (and the training tables of the runs) into ``docs/results``; returns how many."""
     n = 0
+    for name in WHOLEBODY_TOKENIZERS if wholebody is not None else ():
+        src = wholebody / "eval" / f"{name}.json"
+        if src.exists():
+            n += _copy(src, STORE / "wholebody" / src.name)
     for src in sorted(tables.rglob("*_test.json")) if tables.exists() else []:
         n += _copy(src, STORE / "tables" / src.relative_to(tables))
     for arm in sorted(p for p in ablations.iterdir() if p.is_dir()) if ablations.exists() else []:
@@ -137,6 +148,15 @@ def arms_table(arms: list[str], tasks: tuple[str, ...] = ("t2m", "m2t")) -> tupl
     return "\n\n".join(parts), present
 
 
+def wholebody_table() -> str | None:
+    """Part-Aware vs plain VQ-VAE reconstruction on the composite whole-body test split (both stored), else None."""
+    paths = [STORE / "wholebody" / f"{name}.json" for name in WHOLEBODY_TOKENIZERS]
+    if not all(p.exists() for p in paths):
+        return None
+    rows = [json.loads(p.read_text()) for p in paths]  # eval-tokenizer --json: a list (one result per checkpoint)
+    return format_reconstruction_table([r for res in rows for r in (res if isinstance(res, list) else [res])])
+
+
 # --------------------------------------------------------------------------- sections
 def sections() -> list[tuple[str, str, str]]:
     """``(name, command, body)`` of every section whose tables are all stored."""
@@ -169,6 +189,14 @@ def sections() -> list[tuple[str, str, str]]:
     if completion:
         out.append(("Prediction and in-betweening (paper Table X)",
                     LM_CMD.replace("TASK", "predict") + "   # and inbetween", "\n\n".join(completion)))
+    wholebody = wholebody_table()
+    if wholebody:
+        out.append(("Whole-body tokenizers: Part-Aware vs plain VQ-VAE (paper Table XI, tokenizer level)",
+                    "bash scripts/wholebody_tokenizers.sh",
+                    "Both tokenizers have the same size (2.30M / 2.29M parameters) and schedule, on "
+                    "`wholebody-composite` (real body mocap with real ManipNet finger mocap attached at the wrists: "
+                    "the hands move independently of the captions, so this corpus tests reconstruction, not "
+                    "text-conditioned hands). The paper trains on Motion-X, which cannot be shipped.\n\n" + wholebody))
     for name, arms, note, tasks in (
             ("Ablations: pretrained weights and stage 2 (reduced size)", ["pretrained", "random", "noalign"],
              "The paper's central claim: a pretrained LLM, aligned to motion in stage 2, generates and describes "
@@ -193,13 +221,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tables", type=Path, default=Path.home() / ".cache/motiongpt2/eval_results/tables")
     ap.add_argument("--ablations", type=Path, default=ROOT / "runs" / "ablation")
+    ap.add_argument("--wholebody", type=Path, default=ROOT / "runs" / "wholebody",
+                    help="the scripts/wholebody_tokenizers.sh output folder")
     ap.add_argument("--model", type=Path, default=ROOT / "runs" / "lm_smollm2_instruct",
                     help="the train-lm run of the evaluated model (for its training table, when present)")
     args = ap.parse_args()
     dirty = dirty_files(REPORT)
     if dirty:
         sys.exit(f"docs/RESULTS.md: not written — uncommitted changes in {', '.join(dirty[:5])}; commit first")
-    print(f"collected {collect(args.tables, args.ablations, args.model)} tables into {STORE.relative_to(ROOT)}")
+    n = collect(args.tables, args.ablations, args.model, args.wholebody)
+    print(f"collected {n} tables into {STORE.relative_to(ROOT)}")
     written = sections()
     for name, command, body in written:
         write_section(name, command, body, path=RESULTS, report=REPORT)
@@ -212,7 +243,8 @@ def main() -> None:
 EXPECTED = ("Text to motion (paper Table I)", "Motion to text (paper Table IV)",
             "Pose-controlled generation (paper Tables III, VII)", "Prediction and in-betweening (paper Table X)",
             "Ablations: pretrained weights and stage 2 (reduced size)", "Prompt design (paper Table IX, reduced size)",
-            "LoRA rank (paper Table XII, reduced size)", "Backbone: Gemma-3-270M (reduced size)")
+            "LoRA rank (paper Table XII, reduced size)", "Backbone: Gemma-3-270M (reduced size)",
+            "Whole-body tokenizers: Part-Aware vs plain VQ-VAE (paper Table XI, tokenizer level)")
 TODO = "Not yet measured"
 
 
@@ -221,8 +253,8 @@ def write_todo() -> None:
     text = RESULTS.read_text()
     text = re.sub(rf"^## {TODO}\n.*?(?=^## |\Z)", "", text, flags=re.S | re.M).rstrip() + "\n"
     missing = [name for name in EXPECTED if f"\n## {name}\n" not in text]
-    missing.append("whole-body Part-Aware vs plain VQ-VAE at generation level (Table XI; tokenizer level: "
-                   "BENCHMARKS.md \"Motion tokenizers\")")
+    missing.append("whole-body Part-Aware vs plain VQ-VAE at generation level (Table XI): a language model trained "
+                   "with each tokenizer, and an evaluator for hands")
     RESULTS.write_text(text + f"\n## {TODO}\n\n" + "".join(f"- {m}\n" for m in missing))
 
 
