@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BUNDLED_TOKENIZER = ROOT / "src" / "motiongpt2" / "assets" / "default_lm" / "motion_tokenizer"
+ASSETS = ROOT / "src" / "motiongpt2" / "assets"
+BUNDLED_TOKENIZER = ASSETS / "default_lm" / "motion_tokenizer"
+BUNDLED_EVALUATOR = ASSETS / "evaluator_guo_glove50"  # what `evaluate` uses without -e, and every table here
 
 
 def reference_tokenizer(runs: Path | None = None) -> Path:

@@ -5,7 +5,7 @@ KIT-ML captions and CMU descriptions, Bandai-Namco with label captions) with the
 Real row and the retrieval baseline, with the rows of each caption group (natural sentences vs
 label-generated captions), and writes a section into BENCHMARKS.md (tables also go to ``--out``).
 
-Usage: python benchmarks/evaluate.py [--evaluator runs/evaluator_guo_glove50]
+Usage: python benchmarks/evaluate.py [--evaluator src/motiongpt2/assets/evaluator_guo_glove50]
        [--data ROOT ...] [--replications 20] [--threads 1] [--out ~/.cache/motiongpt2/eval_results]
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import write_section  # noqa: E402
+from _report import BUNDLED_EVALUATOR, write_section  # noqa: E402
 
 from motiongpt2.api import default_cache  # noqa: E402
 from motiongpt2.eval.evaluator import load_evaluator  # noqa: E402
@@ -52,7 +52,8 @@ def first_table(markdown: str) -> str:
 def main() -> None:
     cache = default_cache()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--evaluator", type=Path, default=REPO / "runs" / "evaluator_guo_glove50")
+    ap.add_argument("--evaluator", type=Path, default=BUNDLED_EVALUATOR,
+                    help="evaluator run or bundle (default: the bundled reference evaluator)")
     ap.add_argument("--data", type=Path, nargs="+", default=[cache / "datasets" / "real-body"])
     ap.add_argument("--replications", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)

@@ -2,7 +2,7 @@
 Real, retrieval and T2M-GPT rows of ``benchmarks/protocol_tables.py``.
 
 With ``--run`` each task is evaluated with ``motiongpt2 evaluate --generator lm:MODEL`` on the reference
-artefacts (dataset ``real-body``, evaluator ``runs/evaluator_guo_glove50``), ``--replications`` times (the
+artefacts (dataset ``real-body``, evaluator: the bundled ``assets/evaluator_guo_glove50``), ``--replications`` times (the
 protocol's 20 are out of reach for a 135M LLM on 2 CPU cores: ~850 motions or captions per replication)
 and without MultiModality (``--mm-samples 0``: it would add 3,000 generations per replication).  The
 summary takes Real and Retrieval from the 20-replication tables and T2M-GPT from its own table; every row
@@ -24,19 +24,18 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import ROOT, write_section  # noqa: E402
+from _report import BUNDLED_EVALUATOR, ROOT, write_section  # noqa: E402
 
 from motiongpt2.eval.replication import format_table, table_value  # noqa: E402
 
 CLI = str(Path(sys.executable).with_name("motiongpt2"))
 DATA = Path("~/.cache/motiongpt2/datasets/real-body").expanduser()
-# the bundled reference evaluator (what docs/RESULTS.md uses), or a local run of it when asked for
-EVALUATOR = ROOT / "src" / "motiongpt2" / "assets" / "evaluator_guo_glove50"
+
 TASKS = ("t2m", "m2t")
 
 
 def command(task: str, model: Path, out: Path, reps: int, quantize: str = "none") -> list[str]:
-    cmd = [CLI, "evaluate", "-d", str(DATA), "-e", str(EVALUATOR), "--task", task, "--replications", str(reps),
+    cmd = [CLI, "evaluate", "-d", str(DATA), "-e", str(BUNDLED_EVALUATOR), "--task", task, "--replications", str(reps),
            "--out", str(out), "--generator", f"lm:{model}", "--mm-samples", "0", "--no-retrieval"]
     if quantize != "none":
         cmd += ["--generator-option", f"quantize={quantize}", "--generator-option", f"name=MotionGPT-2 {quantize}"]

@@ -1,11 +1,12 @@
 """Run (``--run``) and collect the protocol tables of every task into BENCHMARKS.md.
 
 With ``--run`` each table is computed with ``motiongpt2 evaluate`` on the reference artefacts of
-``benchmarks/reference_runs.py`` (dataset ``real-body``, evaluator ``runs/evaluator_guo_glove50``, tokenizer
+``benchmarks/reference_runs.py`` (dataset ``real-body``, evaluator: the bundled ``assets/evaluator_guo_glove50``, tokenizer
 ``runs/vq_cpu_small``, else the bundled model's tokenizer; T2M-GPT ``runs/t2mgpt_cpu_small``): every task with the Real and retrieval rows (20
 replications), the tokenizer task with the tokenizer's reconstruction row, and t2m with the T2M-GPT baseline
 in a table of its own (fewer replications: it generates ~3,800 motions per replication on the CPU).
-Without ``--run`` the tables already in ``--tables`` are collected. Each table keeps its own header lines
+Without ``--run`` the tables already in ``--tables`` are collected (``--tables docs/results/tables``: the copies
+kept in the repository). Each table keeps its own header lines
 (split files, evaluator, replications, seed, commit, runtime) and its caption-group rows.
 
 Usage: python benchmarks/protocol_tables.py [--run] [--tables ~/.cache/motiongpt2/eval_results/tables]
@@ -14,25 +15,24 @@ Usage: python benchmarks/protocol_tables.py [--run] [--tables ~/.cache/motiongpt
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import ROOT, reference_tokenizer, write_section  # noqa: E402
+from _report import BUNDLED_EVALUATOR, ROOT, reference_tokenizer, write_section  # noqa: E402
 
-from motiongpt2.eval.protocol import TASKS  # noqa: E402
+from motiongpt2.eval.protocol import TASKS, format_markdown  # noqa: E402
 
 CLI = str(Path(sys.executable).with_name("motiongpt2"))
 DATA = Path("~/.cache/motiongpt2/datasets/real-body").expanduser()
-# the bundled reference evaluator (what docs/RESULTS.md uses), or a local run of it when asked for
-EVALUATOR = ROOT / "src" / "motiongpt2" / "assets" / "evaluator_guo_glove50"
 
 
 def commands(tables: Path, reps: int, baseline_reps: int, baseline: bool) -> list[tuple[Path, list[str]]]:
     """``(output folder, command)`` per table."""
-    base = [CLI, "evaluate", "-d", str(DATA), "-e", str(EVALUATOR)]
+    base = [CLI, "evaluate", "-d", str(DATA), "-e", str(BUNDLED_EVALUATOR)]
     out = []
     for task in TASKS:
         extra = ["--generator", f"tokenizer:{reference_tokenizer()}"] if task == "tokenizer" else []
@@ -42,6 +42,11 @@ def commands(tables: Path, reps: int, baseline_reps: int, baseline: bool) -> lis
         out.append((folder, base + ["--task", "t2m", "--replications", str(baseline_reps), "--out", str(folder),
                                     "--generator", f"t2mgpt:{ROOT / 'runs' / 't2mgpt_cpu_small'}"]))
     return out
+
+
+def table_markdown(path: Path) -> str | None:
+    """The markdown of a stored ``evaluate`` table (its JSON: the copies in ``docs/results/tables`` keep no .md)."""
+    return format_markdown(json.loads(path.read_text())).strip() if path.exists() else None
 
 
 def main() -> None:
@@ -60,12 +65,12 @@ def main() -> None:
             subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     parts = []
     for task in TASKS:
-        md = args.tables / f"{task}_{args.split}.md"
-        if md.exists():
-            parts.append(md.read_text().strip().replace("### ", "#### ", 1))
-    md = args.tables / "t2mgpt" / f"t2m_{args.split}.md"
-    if md.exists():
-        parts.append(md.read_text().strip().replace("### ", "#### T2M-GPT baseline: ", 1))
+        table = table_markdown(args.tables / f"{task}_{args.split}.json")
+        if table:
+            parts.append(table.replace("### ", "#### ", 1))
+    table = table_markdown(args.tables / "t2mgpt" / f"t2m_{args.split}.json")
+    if table:
+        parts.append(table.replace("### ", "#### T2M-GPT baseline: ", 1))
     if not parts:
         sys.exit(f"no tables in {args.tables}: run with --run first")
     shown = [" ".join(shlex.quote(a) for a in cmd).replace(CLI, "motiongpt2") for _, cmd in plan]

@@ -31,11 +31,10 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import BUNDLED_TOKENIZER, ROOT, reference_tokenizer, write_section  # noqa: E402
+from _report import BUNDLED_EVALUATOR, BUNDLED_TOKENIZER, ROOT, reference_tokenizer, write_section  # noqa: E402
 
 CLI = str(Path(sys.executable).with_name("motiongpt2"))
 DATASETS = "~/.cache/motiongpt2/datasets"
-BUNDLED_EVALUATOR = ROOT / "src" / "motiongpt2" / "assets" / "evaluator_guo_glove50"
 
 
 def chain(runs: Path) -> list[dict]:
