@@ -150,11 +150,17 @@ def arms_table(arms: list[str], tasks: tuple[str, ...] = ("t2m", "m2t")) -> tupl
 
 def wholebody_table() -> str | None:
     """Part-Aware vs plain VQ-VAE reconstruction on the composite whole-body test split (both stored), else None."""
-    paths = [STORE / "wholebody" / f"{name}.json" for name in WHOLEBODY_TOKENIZERS]
-    if not all(p.exists() for p in paths):
+    rows = [stored_json(f"wholebody/{name}.json") for name in WHOLEBODY_TOKENIZERS]
+    return None if None in rows else format_reconstruction_table([r for res in rows for r in res])
+
+
+def stored_json(rel: str) -> list[dict] | None:
+    """An ``eval-tokenizer --json`` table in the store: its results (one per checkpoint), or ``None``."""
+    path = STORE / rel
+    if not path.exists():
         return None
-    rows = [json.loads(p.read_text()) for p in paths]  # eval-tokenizer --json: a list (one result per checkpoint)
-    return format_reconstruction_table([r for res in rows for r in (res if isinstance(res, list) else [res])])
+    res = json.loads(path.read_text())
+    return res if isinstance(res, list) else [res]
 
 
 def value(rel: str, key: str, group: str | None = "natural", method: str | None = None) -> float | None:
@@ -272,9 +278,11 @@ def sections() -> list[tuple[str, str, str]]:
                     LM_CMD.replace("TASK", "predict") + "   # and inbetween", "\n\n".join(completion)))
     wholebody = wholebody_table()
     if wholebody:
+        steps = sorted({stored_json(f"wholebody/{n}.json")[0]["step"] for n in WHOLEBODY_TOKENIZERS})
         out.append(("Whole-body tokenizers: Part-Aware vs plain VQ-VAE (paper Table XI, tokenizer level)",
-                    "bash scripts/wholebody_tokenizers.sh",
-                    "Both tokenizers have the same size (2.30M / 2.29M parameters) and schedule, on "
+                    f"STEPS={'/'.join(map(str, steps))} bash scripts/wholebody_tokenizers.sh",
+                    f"Both tokenizers have the same size (2.30M / 2.29M parameters) and schedule ({'/'.join(map(str, steps))} "
+                    "steps of batch 64; the configs' full schedule is 4,000), one seed each, on "
                     "`wholebody-composite` (real body mocap with real ManipNet finger mocap attached at the wrists: "
                     "the hands move independently of the captions, so this corpus tests reconstruction, not "
                     "text-conditioned hands). The paper trains on Motion-X, which cannot be shipped.\n\n" + wholebody))
