@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import BUNDLED_EVALUATOR, ROOT, write_section  # noqa: E402
+from protocol_tables import table_markdown  # noqa: E402
 
 from motiongpt2.eval.replication import format_table, table_value  # noqa: E402
 
@@ -122,6 +123,17 @@ def training_rows(model: Path) -> str:
     return "\n".join(lines + stages[::-1])
 
 
+def training_of(model: Path) -> str:
+    """The training table of a ``train-lm`` run, or of the run a bundle was made from (stored by
+    ``benchmarks/results.py`` in ``docs/results/training/``; a bundle keeps no training log)."""
+    if (model / "metrics.jsonl").exists():
+        return training_rows(model)
+    meta = json.loads((model / "meta.json").read_text()) if (model / "meta.json").exists() else {}
+    source = Path(str((meta.get("bundle") or {}).get("source") or meta.get("copied_from") or model)).parent
+    stored = ROOT / "docs" / "results" / "training" / f"{source.name}.md"
+    return stored.read_text().strip() if stored.exists() else f"(no training log for `{model}` on this machine)"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=ROOT / "runs" / "lm_smollm2_instruct")
@@ -143,12 +155,12 @@ def main() -> None:
     if not parts:
         sys.exit(f"no language-model tables in {out}: run with --run first")
     for task in TASKS:
-        md = out / f"{task}_{args.split}.md"
-        if md.exists():
-            parts.append(md.read_text().strip().replace("### ", "#### Full table: ", 1))
+        table = table_markdown(out / f"{task}_{args.split}.json")
+        if table:
+            parts.append(table.replace("### ", "#### Full table: ", 1))
     shown = [" ".join(shlex.quote(a) for a in cmd).replace(CLI, "motiongpt2") for cmd in plan]
     body = (f"The evaluated model `{args.model.name}` (its best step) was trained on these 2 CPU cores "
-            "(wall time includes pauses for other jobs):\n\n" + training_rows(args.model) +
+            "(wall time includes pauses for other jobs):\n\n" + training_of(args.model) +
             "\n\nThe commands:\n\n```bash\n" + "\n".join(shown) + "\n```\n\n" + "\n\n".join(parts))
     print(body)
     write_section("Language model tables (`benchmarks/lm_tables.py`)",
