@@ -290,7 +290,12 @@ def sections() -> list[tuple[str, str, str]]:
             ("Ablations: pretrained weights and stage 2 (reduced size)", ["pretrained", "random", "noalign"],
              "The paper's central claim: a pretrained LLM, aligned to motion in stage 2, generates and describes "
              "motion better than the same model without these. Each arm 100 + 100 steps of 8 samples "
-             "(`noalign`: 200 stage-3 steps), same data, seeds and evaluator.", ("t2m", "m2t")),
+             "(`noalign`: 200 stage-3 steps), same data, seeds and evaluator. The random arm's captions are "
+             "degenerate: one token repeated until the 64-token limit (`motiongpt2 caption "
+             "~/.cache/motiongpt2/datasets/real-body:000327 -m runs/ablation/random/instruct`), so they score 0 on "
+             "the caption metrics; its val m2t loss (10.9, training table below) is that of a uniform guess over the "
+             "49,152-token vocabulary (ln 49,152 = 10.8). With random weights the frozen embeddings and output head "
+             "carry no language, and the recipe trains only LoRA and the new motion-token rows.", ("t2m", "m2t")),
             ("Prompt design (paper Table IX, reduced size)", ["pretrained", "v1", "v2"],
              "The paper's prompts V0 (ours), V1 and V2 (`lm/prompts.yaml`), each in stage 3 (100 steps) from the "
              "same stage-2 run (100 steps; stage 2's prompts do not depend on the version).", ("t2m",)),
