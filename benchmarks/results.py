@@ -48,8 +48,14 @@ ARMS = {
     "gemma": "Gemma-3-270M weights, stage 2 + stage 3",
 }
 LM_CMD = ("motiongpt2 evaluate --task TASK -d ~/.cache/motiongpt2/datasets/real-body "
-          "--generator lm:src/motiongpt2/assets/default_lm --replications 1 --mm-samples 0 --no-retrieval "
+          "--generator lm:src/motiongpt2/assets/default_lm --replications REPS --mm-samples 0 --no-retrieval "
           "-o ~/.cache/motiongpt2/eval_results/tables/lm")
+
+
+def lm_cmd(task: str) -> str:
+    """The command that made the stored language-model table of ``task`` (with its replications)."""
+    res = stored(f"tables/lm/{task}_test.json")
+    return LM_CMD.replace("TASK", task).replace("REPS", str(res["replications"] if res else 1))
 
 
 # --------------------------------------------------------------------------- the store
@@ -253,10 +259,10 @@ def sections() -> list[tuple[str, str, str]]:
     if t2m and stored("tables/t2mgpt/t2m_test.json") is not None:  # Table I is not written without T2M-GPT
         how = f"How the model was trained:\n\n{training.read_text().strip()}\n\n" if training.exists() else ""
         out.append(("Text to motion (paper Table I)",
-                    "python benchmarks/protocol_tables.py --run; " + LM_CMD.replace("TASK", "t2m"), how + t2m[0]))
+                    "python benchmarks/protocol_tables.py --run; " + lm_cmd("t2m"), how + t2m[0]))
     m2t = lm_tables(["m2t"])
     if m2t:
-        out.append(("Motion to text (paper Table IV)", LM_CMD.replace("TASK", "m2t"), m2t[0]))
+        out.append(("Motion to text (paper Table IV)", lm_cmd("m2t"), m2t[0]))
     pose = lm_tables(["t2m-init", "t2m-last", "t2m-key"])
     if pose:
         alone = text_only_table()
@@ -270,12 +276,12 @@ def sections() -> list[tuple[str, str, str]]:
                      "model the caption and length alone (`--text-only`) and scores Recon / Vel against the poses it "
                      "was not given." + alone)
         out.append(("Pose-controlled generation (paper Tables III, VII)",
-                    LM_CMD.replace("TASK", "t2m-init") + "   # and t2m-last, t2m-key; each again with --text-only",
+                    lm_cmd("t2m-init") + "   # and t2m-last, t2m-key; each again with --text-only",
                     body))
     completion = lm_tables(["predict", "inbetween"])
     if completion:
         out.append(("Prediction and in-betweening (paper Table X)",
-                    LM_CMD.replace("TASK", "predict") + "   # and inbetween", "\n\n".join(completion)))
+                    lm_cmd("predict") + "   # and inbetween", "\n\n".join(completion)))
     wholebody = wholebody_table()
     if wholebody:
         steps = sorted({stored_json(f"wholebody/{n}.json")[0]["step"] for n in WHOLEBODY_TOKENIZERS})
