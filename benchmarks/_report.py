@@ -7,8 +7,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from motiongpt2.bundle import assets_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-ASSETS = ROOT / "src" / "motiongpt2" / "assets"
+ASSETS = assets_dir()
 BUNDLED_TOKENIZER = ASSETS / "default_lm" / "motion_tokenizer"
 BUNDLED_EVALUATOR = ASSETS / "evaluator_guo_glove50"  # what `evaluate` uses without -e, and every table here
 
@@ -19,6 +21,11 @@ def reference_tokenizer(runs: Path | None = None) -> Path:
     baseline, the tokenizer table and ``scripts/ablations.sh`` share one codebook on any machine."""
     run = (runs or ROOT / "runs") / "vq_cpu_small"
     return run / "best" if (run / "best").exists() else BUNDLED_TOKENIZER
+
+
+def bundle_source(meta: dict) -> str | None:
+    """The step folder a bundle was made from, from its ``meta.json`` (``None`` for a run's own step)."""
+    return (meta.get("bundle") or {}).get("source") or meta.get("copied_from")
 
 
 def machine() -> str:

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import BUNDLED_EVALUATOR, ROOT, write_section  # noqa: E402
+from _report import BUNDLED_EVALUATOR, ROOT, bundle_source, write_section  # noqa: E402
 from protocol_tables import table_markdown  # noqa: E402
 
 from motiongpt2.eval.replication import format_table, table_value  # noqa: E402
@@ -128,8 +128,9 @@ def training_of(model: Path) -> str:
     ``benchmarks/results.py`` in ``docs/results/training/``; a bundle keeps no training log)."""
     if (model / "metrics.jsonl").exists():
         return training_rows(model)
-    meta = json.loads((model / "meta.json").read_text()) if (model / "meta.json").exists() else {}
-    source = Path(str((meta.get("bundle") or {}).get("source") or meta.get("copied_from") or model)).parent
+    from motiongpt2 import runs
+
+    source = Path(str(bundle_source(runs.read_meta(model)) or model)).parent
     stored = ROOT / "docs" / "results" / "training" / f"{source.name}.md"
     return stored.read_text().strip() if stored.exists() else f"(no training log for `{model}` on this machine)"
 

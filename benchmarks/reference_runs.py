@@ -31,7 +31,8 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import BUNDLED_EVALUATOR, BUNDLED_TOKENIZER, ROOT, reference_tokenizer, write_section  # noqa: E402
+from _report import (  # noqa: E402
+    BUNDLED_EVALUATOR, BUNDLED_TOKENIZER, ROOT, bundle_source, reference_tokenizer, write_section)
 
 CLI = str(Path(sys.executable).with_name("motiongpt2"))
 DATASETS = "~/.cache/motiongpt2/datasets"
@@ -110,7 +111,7 @@ def describe(step: dict) -> list[str]:
     shown = ", ".join(f"{k} {selection[k]:.4g}" for k in first[:8]) or "-"
     cmd = " ".join(shlex.quote(a) for a in step["cmd"][0]).replace(CLI, "motiongpt2")
     if from_bundle:
-        source = (meta.get("bundle") or {}).get("source") or meta.get("copied_from") or "?"
+        source = bundle_source(meta) or "?"
         trained = (f"- config: `{step['config']}`; bundled as `{best.relative_to(ROOT)}` (step {meta.get('step', '?')} "
                    f"of the run `{source}`); the run's log is not on this machine")
     else:

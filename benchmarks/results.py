@@ -154,19 +154,14 @@ def arms_table(arms: list[str], tasks: tuple[str, ...] = ("t2m", "m2t")) -> tupl
     return "\n\n".join(parts), present
 
 
-def wholebody_table() -> str | None:
-    """Part-Aware vs plain VQ-VAE reconstruction on the composite whole-body test split (both stored), else None."""
-    rows = [stored_json(f"wholebody/{name}.json") for name in WHOLEBODY_TOKENIZERS]
-    return None if None in rows else format_reconstruction_table([r for res in rows for r in res])
-
-
-def stored_json(rel: str) -> list[dict] | None:
-    """An ``eval-tokenizer --json`` table in the store: its results (one per checkpoint), or ``None``."""
-    path = STORE / rel
-    if not path.exists():
+def wholebody_results() -> list[dict] | None:
+    """The stored ``eval-tokenizer --json`` results of the whole-body tokenizers (one per checkpoint), or ``None``
+    unless both are stored."""
+    paths = [STORE / "wholebody" / f"{name}.json" for name in WHOLEBODY_TOKENIZERS]
+    if not all(p.exists() for p in paths):
         return None
-    res = json.loads(path.read_text())
-    return res if isinstance(res, list) else [res]
+    loaded = [json.loads(p.read_text()) for p in paths]
+    return [r for res in loaded for r in (res if isinstance(res, list) else [res])]
 
 
 def value(rel: str, key: str, group: str | None = "natural", method: str | None = None) -> float | None:
@@ -174,11 +169,10 @@ def value(rel: str, key: str, group: str | None = "natural", method: str | None 
     res = stored(rel)
     if res is None or (group is not None and group not in res["caption_groups"]):
         return None
-    rows = res["rows"] if group is None else res["caption_groups"][group]["rows"]
-    row = next((r for r in rows if (r["method"] == method if method else r["method"] not in BASELINES)), None)
-    cell = None if row is None else row["metrics"].get(key)
-    mean = cell[0] if isinstance(cell, list) else cell
-    return None if mean is None else float(mean)
+    keep = {method} if method else {r["method"] for r in res["rows"]} - BASELINES
+    rows = rows_of(res, group, keep)
+    cell = rows[0][1].get(key) if rows else None
+    return float(cell[0] if isinstance(cell, tuple) else cell) if cell is not None else None
 
 
 def targets_table() -> str | None:
@@ -204,11 +198,8 @@ def targets_table() -> str | None:
     def f(x):
         return "–" if x is None else f"{x:.3f}"
 
-    def ok(cond):
-        return "–" if cond is None else ("**met**" if cond else "missed")
-
-    def known(*xs):
-        return all(x is not None for x in xs)
+    def check(pred, *xs):  # "–" unless every value is measured
+        return "–" if any(x is None for x in xs) else ("**met**" if pred(*xs) else "missed")
 
     def lines(g):  # (target, measured, met) per target for group g
         v = pair(g)
@@ -218,20 +209,19 @@ def targets_table() -> str | None:
         b4, retr_b4, cider, retr_cider = v["cap"]
         out = [
             ("t2m R@3 ≥ 0.95 × Real", f"{f(r3)} vs {f(None if real_r3 is None else 0.95 * real_r3)}",
-             ok(r3 >= 0.95 * real_r3) if known(r3, real_r3) else "–"),
+             check(lambda a, b: a >= 0.95 * b, r3, real_r3)),
             ("t2m R@3 above T2M-GPT and retrieval", f"{f(r3)} vs {f(gpt_r3)} / {f(retr_r3)}",
-             ok(r3 > max(gpt_r3, retr_r3)) if known(r3, gpt_r3, retr_r3) else "–"),
+             check(lambda a, b, c: a > max(b, c), r3, gpt_r3, retr_r3)),
             ("t2m FID below T2M-GPT and retrieval", f"{f(fid)} vs {f(gpt_fid)} / {f(retr_fid)}",
-             ok(fid < min(gpt_fid, retr_fid)) if known(fid, gpt_fid, retr_fid) else "–"),
+             check(lambda a, b, c: a < min(b, c), fid, gpt_fid, retr_fid)),
             ("pretrained beats random init (t2m R@3; m2t BLEU-4)",
              f"R@3 {f(pre_r3)} vs {f(rnd_r3)}; BLEU-4 {f(pre_b4)} vs {f(rnd_b4)}",
-             ok(pre_r3 > rnd_r3 and pre_b4 > rnd_b4) if known(pre_r3, rnd_r3, pre_b4, rnd_b4) else "–"),
+             check(lambda a, b, c, d: a > b and c > d, pre_r3, rnd_r3, pre_b4, rnd_b4)),
         ]
         out += [(f"{task}: Recon with the pose below text only", f"{f(given)} vs {f(alone)}",
-                 ok(given < alone) if known(given, alone) else "–") for task, alone, given in v["pose"]]
+                 check(lambda a, b: a < b, given, alone)) for task, alone, given in v["pose"]]
         out.append(("captions beat retrieval on BLEU-4 and CIDEr", f"BLEU-4 {f(b4)} vs {f(retr_b4)}; CIDEr {f(cider)} vs "
-                    f"{f(retr_cider)}", ok(b4 > retr_b4 and cider > retr_cider) if known(b4, retr_b4, cider, retr_cider)
-                    else "–"))
+                    f"{f(retr_cider)}", check(lambda a, b, c, d: a > b and c > d, b4, retr_b4, cider, retr_cider)))
         return out
 
     natural, every = lines("natural"), lines(None)
@@ -282,16 +272,17 @@ def sections() -> list[tuple[str, str, str]]:
     if completion:
         out.append(("Prediction and in-betweening (paper Table X)",
                     lm_cmd("predict") + "   # and inbetween", "\n\n".join(completion)))
-    wholebody = wholebody_table()
+    wholebody = wholebody_results()
     if wholebody:
-        steps = sorted({stored_json(f"wholebody/{n}.json")[0]["step"] for n in WHOLEBODY_TOKENIZERS})
+        steps = sorted({r["step"] for r in wholebody})
         out.append(("Whole-body tokenizers: Part-Aware vs plain VQ-VAE (paper Table XI, tokenizer level)",
                     f"STEPS={'/'.join(map(str, steps))} bash scripts/wholebody_tokenizers.sh",
                     f"Both tokenizers have the same size (2.30M / 2.29M parameters) and schedule ({'/'.join(map(str, steps))} "
                     "steps of batch 64; the configs' full schedule is 4,000), one seed each, on "
                     "`wholebody-composite` (real body mocap with real ManipNet finger mocap attached at the wrists: "
                     "the hands move independently of the captions, so this corpus tests reconstruction, not "
-                    "text-conditioned hands). The paper trains on Motion-X, which cannot be shipped.\n\n" + wholebody))
+                    "text-conditioned hands). The paper trains on Motion-X, which cannot be shipped.\n\n"
+                    + format_reconstruction_table(wholebody)))
     for name, arms, note, tasks in (
             ("Ablations: pretrained weights and stage 2 (reduced size)", ["pretrained", "random", "noalign"],
              "The paper's central claim: a pretrained LLM, aligned to motion in stage 2, generates and describes "
