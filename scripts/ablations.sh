@@ -12,7 +12,8 @@
 # Then each arm's tables (TASKS, default "t2m m2t"; REPS replications, MultiModality skipped) go to
 # OUT/ARM/eval.  Optional: STEPS (100), REPS (1), THREADS (1), TASKS, DATA (~/.cache/motiongpt2/datasets/real-body),
 # EVALUATOR (a train-evaluator run; default: the bundled reference evaluator), TOKENIZER (runs/vq_cpu_small/best, else the bundled model's
-# motion tokenizer), M (the motiongpt2 command), OUT (runs/ablation).
+# motion tokenizer), M (the motiongpt2 command), OUT (runs/ablation), OVERRIDES (space-separated KEY=VALUE config
+# overrides for both stages, e.g. "instruct.tasks.m2t=0").
 set -euo pipefail
 arm=${1:?give an arm: pretrained | random | noalign | v1 | v2 | r8 | r64 | gemma}
 M=${M:-motiongpt2}
@@ -29,6 +30,7 @@ fi
 ROOT=${OUT:-runs/ablation}
 OUT=$ROOT/$arm
 common=(-d "$DATA" --threads "$THREADS" --override "tokenizer=$TOKENIZER")
+for kv in ${OVERRIDES:-}; do common+=(--override "$kv"); done
 arm_args=()
 case "$arm" in
   random) arm_args=(--override backbone_init=random) ;;

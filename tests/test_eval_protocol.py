@@ -19,13 +19,15 @@ from motiongpt2.eval.protocol import TASKS, EvalSettings, evaluate, format_markd
 from motiongpt2.eval.train_evaluator import evaluator_stats
 from motiongpt2.eval.word_vectors import WordVectors
 from motiongpt2.motion.features import extract_features
+from motiongpt2.motion.skeleton import HUMANML3D, WHOLEBODY, Skeleton
 from motiongpt2.motion.synthetic import synthetic_walk
 
 SMALL = EvalSettings(mm_samples=6, mm_repeats=12, mm_times=10, bertscore=False)
 WORDS = ["sos", "eos", "unk", "a", "person", "walk", "slowly", "quickly", "and", "turn", "left", "right", "someone"]
 
 
-def _dataset(root: Path, n: dict[str, int], seed: int = 0, speed: float = 1.0, groups=None) -> Path:
+def _dataset(root: Path, n: dict[str, int], seed: int = 0, speed: float = 1.0, groups=None,
+             skel: Skeleton = HUMANML3D) -> Path:
     """Synthetic walks; ``groups(split, k)`` -> caption group of clip ``k`` writes a ``dataset.json``."""
     rng = np.random.default_rng(seed)
     splits, feats_all, k, clips = {}, [], 0, {}
@@ -33,9 +35,9 @@ def _dataset(root: Path, n: dict[str, int], seed: int = 0, speed: float = 1.0, g
         ids = []
         for _ in range(count):
             s, d = ["slowly", "quickly"][k % 2], ["left", "right"][(k // 2) % 2]
-            pos = synthetic_walk(T=int(rng.integers(50, 90)), seed=k + 1000 * seed,
+            pos = synthetic_walk(skel, T=int(rng.integers(50, 90)), seed=k + 1000 * seed,
                                  speed=speed * (0.5 if s == "slowly" else 1.8), turn_rate=1.5 if d == "left" else -1.5)
-            feats, joints = extract_features(pos)
+            feats, joints = extract_features(pos, skel)
             caps = [f"a person walks {s} and turns {d}", f"someone walks {s} and turns {d}"]
             write_clip(root, f"{split}{k:03d}", feats, joints, [TextEntry(c, fallback_tag(c)) for c in caps])
             feats_all.append(feats)
@@ -56,18 +58,23 @@ def data(tmp_path_factory) -> Path:
     return _dataset(tmp_path_factory.mktemp("proto_ds"), {"train": 48, "val": 34, "test": 40})
 
 
-@pytest.fixture(scope="module")
-def evaluator_dir(data, tmp_path_factory) -> Path:
-    """An untrained tiny evaluator in our checkpoint format (the protocol does not need a good one)."""
+def _untrained_evaluator(data: Path, out: Path) -> Path:
+    """An untrained tiny evaluator for ``data``'s features in our checkpoint format (the protocol does
+    not need a good one)."""
     torch.manual_seed(0)
-    cfg = EvaluatorConfig(dim_word=6, max_text_len=8, dim_text_hidden=8, dim_motion_hidden=8,
+    train = load_pairs(data, "train")
+    cfg = EvaluatorConfig(dim_pose=train.dim, dim_word=6, max_text_len=8, dim_text_hidden=8, dim_motion_hidden=8,
                           dim_movement_enc_hidden=8, dim_movement_latent=8, dim_coemb_hidden=8)
     net = EvaluatorNet(cfg)
-    mean, std = evaluator_stats(load_pairs(data, "train"))
+    mean, std = evaluator_stats(train)
     vecs = WordVectors(WORDS, np.random.default_rng(0).normal(size=(len(WORDS), 6)), source="test vectors")
-    out = tmp_path_factory.mktemp("ev") / "step-00000001"
     save_evaluator(out, net, mean, std, vecs, {"name": "untrained"}, {"step": 1})
     return out
+
+
+@pytest.fixture(scope="module")
+def evaluator_dir(data, tmp_path_factory) -> Path:
+    return _untrained_evaluator(data, tmp_path_factory.mktemp("ev") / "step-00000001")
 
 
 class NoiseGenerator:
@@ -102,6 +109,7 @@ def test_real_row_first_and_provenance(data, evaluator_dir, tmp_path):
     real = res["rows"][0]["metrics"]
     assert set(real) >= {"R@1", "R@2", "R@3", "FID", "MM-Dist", "Diversity"} and "MultiModality" not in real
     assert 0.0 <= real["FID"][0] < res["rows"][2]["metrics"]["FID"][0]  # two real passes vs noise
+    assert "Hand-FID" not in real and ["Hand-FID", "Hand FID ↓"] not in res["columns"]  # no fingers in 263-d
     assert res["rows"][1]["metrics"]["MultiModality"][0] == 0.0  # deterministic retrieval
     assert res["split"] == "test" and not res["validation"] and res["split_files"][0].endswith("test.txt")
     assert res["evaluator"]["name"] == "untrained" and res["seed"] == 1 and res["replications"] == 3
@@ -111,6 +119,17 @@ def test_real_row_first_and_provenance(data, evaluator_dir, tmp_path):
     assert table[0].startswith("| Methods | R@1") and table[1].startswith("| Real |")
     assert (tmp_path / "t2m_test.md").read_text() == md
     assert json.loads((tmp_path / "t2m_test.json").read_text())["rows"][0]["method"] == "Real"
+
+
+def test_whole_body_t2m_adds_hand_fid(tmp_path_factory):
+    root = _dataset(tmp_path_factory.mktemp("wb_ds"), {"train": 36, "val": 4, "test": 34}, skel=WHOLEBODY)
+    ev = _untrained_evaluator(root, tmp_path_factory.mktemp("wb_ev") / "step-00000001")
+    res = evaluate("t2m", root, ev, generator=NoiseGenerator(623), replications=2, seed=0,
+                   settings=dataclasses.replace(SMALL, mm_samples=0), baselines=())
+    assert res["columns"][-1] == ["Hand-FID", "Hand FID ↓"]
+    real, noise = (r["metrics"]["Hand-FID"][0] for r in res["rows"])
+    assert 0.0 <= real < noise  # two real passes over the same fingers vs noise fingers
+    assert "Hand FID" in format_markdown(res)
 
 
 def test_identical_seeds_identical_results(data, evaluator_dir):

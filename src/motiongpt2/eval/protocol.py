@@ -36,6 +36,10 @@ Motions are raw ``(T, D)`` features in the dataset's feature space (not normalis
 normalises them with the *evaluator's own* statistics. Generated motions shorter than the evaluator's
 unit length are an error.
 
+**Hands.** On whole-body (623-d) features the t2m tasks add a *Hand FID* column (:mod:`.hands`: a
+text-free Fréchet distance of finger-motion descriptors against the second pass), over all pairs only,
+because captions say little about fingers and the evaluator's FID hardly sees them.
+
 **Caption groups.** Besides the total, every row is reported over the pairs of each caption group
 (``natural``: sentences written by people; ``label``: captions generated from labels, see
 :mod:`motiongpt2.data.caption_groups`), computed from the same draws, generations and embeddings in each
@@ -64,12 +68,13 @@ from ..motion.features import feature_slices, n_joints_for_dim
 from .caption_metrics import caption_metrics
 from .completion import ade_fde, mpjpe, pose_control_errors
 from .evaluator import Evaluator, load_evaluator
+from .hands import hand_descriptors, hand_fid, has_hands
 from .groups import GroupRep, format_group_markdown, group_indices, group_notes, group_sizes, summarize_groups
 from .metrics import caption_retrieval_metrics, diversity, fid, multimodality, r_precision
 from .pairs import PairSet, crop_window, load_pairs, resolve_split_file
 from .replication import format_table, summarize, table_value
 
-__all__ = ["COLUMNS", "TASKS", "EvalSettings", "Generator", "evaluate", "format_json", "format_markdown",
+__all__ = ["COLUMNS", "TASKS", "columns_of", "EvalSettings", "Generator", "evaluate", "format_json", "format_markdown",
            "write_results"]
 
 TASKS = ("t2m", "t2m-init", "t2m-last", "t2m-key", "m2t", "predict", "inbetween", "tokenizer")
@@ -88,6 +93,13 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
     "inbetween": [("FID", "FID ↓"), ("Diversity", "Diversity →"), ("ADE", "ADE ↓"), ("FDE", "FDE ↓")],
     "tokenizer": [("FID", "FID ↓"), ("MPJPE", "MPJPE (mm, pelvis-aligned) ↓"), ("Diversity", "Diversity →")],
 }
+
+
+def columns_of(task: str, dim: int) -> list[tuple[str, str]]:
+    """The table columns of ``task`` on ``dim``-wide features: :data:`COLUMNS`, plus Hand FID
+    (:mod:`.hands`) for t2m tasks on whole-body features."""
+    extra = [("Hand-FID", "Hand FID ↓")] if task.startswith("t2m") and has_hands(dim) else []
+    return COLUMNS[task] + extra
 
 
 @runtime_checkable
@@ -293,6 +305,7 @@ def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, 
     real1 = emb.motions(d1.crops, d1.keys)
     real2 = emb.motions(d2.crops, d2.keys)
     G.set_reference(real2)
+    real2_hands = hand_descriptors(d2.crops) if has_hands(pairs.dim) else None
     div_times = min(st.diversity_times, n - 1)
     conds: list[dict] = []
     for c in d1.crops:
@@ -323,6 +336,8 @@ def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, 
         out["Diversity"] = diversity(gen_emb, rng, div_times)
         if mm is not None:
             out["MultiModality"] = mm[0]
+        if real2_hands is not None:
+            out["Hand-FID"] = hand_fid(real2_hands, hand_descriptors(gen_motions))
         pose = None
         if mode is not None and gen_motions is not None:
             gen_j = real_j if gen_motions is d1.crops else [_joints(m) for m in gen_motions]
@@ -342,7 +357,7 @@ def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, 
             G.put(name, g, res)
         return out
 
-    rows = {"Real": score("Real", real1, d1.crops if mode else None)}
+    rows = {"Real": score("Real", real1, d1.crops)}
     for name, g in methods:
         outs, keys = _gen(g, timer, gen_task, d1.texts, gen_conds, rng)
         motions = _check_motions(outs, n, name, pairs.dim, u)
@@ -656,7 +671,7 @@ def evaluate(task: str, data_root: str | Path | Sequence[str | Path], evaluator_
         "split_files": pairs.split_files, "datasets": pairs.datasets, "roots": pairs.roots,
         "n_pairs": len(pairs), "n_clips": pairs.n_clips, "evaluator": E.describe(), "seed": seed,
         "replications": replications, "replication_seeds": f"numpy SeedSequence({seed}).spawn({replications})",
-        "commit": sha, "dirty": dirty, "generator": gen_label, "columns": [list(c) for c in COLUMNS[task]],
+        "commit": sha, "dirty": dirty, "generator": gen_label, "columns": [list(c) for c in columns_of(task, pairs.dim)],
         "rows": out_rows, "settings": asdict(st), "notes": notes,
         "caption_groups": caption_groups, "caption_group_notes": caption_group_notes,
         "runtime_s": {"total": round(total_s, 2), "generation": round(timer.seconds, 2),
