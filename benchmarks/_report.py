@@ -1,9 +1,12 @@
 """Write one benchmark's section into BENCHMARKS.md (replacing the previous run of that benchmark)."""
 from __future__ import annotations
 
+import json
 import platform
 import re
+import shlex
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +16,22 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSETS = assets_dir()
 BUNDLED_TOKENIZER = ASSETS / "default_lm" / "motion_tokenizer"
 BUNDLED_EVALUATOR = ASSETS / "evaluator_guo_glove50"  # what `evaluate` uses without -e, and every table here
+CLI = str(Path(sys.executable).with_name("motiongpt2"))
+CACHE_TABLES = Path.home() / ".cache" / "motiongpt2" / "eval_results" / "tables"  # where evaluate tables are made
+
+
+def shown_command(cmd: list[str], split: str = "test", tables: Path | None = None) -> str:
+    """An ``evaluate`` command as it made the table it writes: ``motiongpt2`` for the virtual environment's path,
+    the stored table's replications (``--out``/``<task>_<split>.json``, when it exists), and :data:`CACHE_TABLES`
+    in place of ``tables`` (a folder of copies such as ``docs/results/tables``)."""
+    args = list(cmd)
+    if "--out" in args and "--task" in args and "--replications" in args:
+        stem = args[args.index("--task") + 1] + ("-textonly" if "--text-only" in args else "")
+        table = Path(args[args.index("--out") + 1]) / f"{stem}_{split}.json"
+        if table.exists():
+            args[args.index("--replications") + 1] = str(json.loads(table.read_text())["replications"])
+    text = " ".join(shlex.quote(a) for a in args).replace(CLI, "motiongpt2")
+    return text.replace(str(tables), str(CACHE_TABLES)) if tables is not None else text
 
 
 def reference_tokenizer(runs: Path | None = None) -> Path:

@@ -24,12 +24,19 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import BUNDLED_EVALUATOR, ROOT, bundle_source, write_section  # noqa: E402
+from _report import (  # noqa: E402
+    BUNDLED_EVALUATOR,
+    CACHE_TABLES,
+    CLI,
+    ROOT,
+    bundle_source,
+    shown_command,
+    write_section,
+)
 from protocol_tables import table_markdown  # noqa: E402
 
 from motiongpt2.eval.replication import format_table, table_value  # noqa: E402
 
-CLI = str(Path(sys.executable).with_name("motiongpt2"))
 DATA = Path("~/.cache/motiongpt2/datasets/real-body").expanduser()
 
 TASKS = ("t2m", "m2t")
@@ -138,7 +145,7 @@ def training_of(model: Path) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=ROOT / "runs" / "lm_smollm2_instruct")
-    ap.add_argument("--tables", type=Path, default=Path.home() / ".cache/motiongpt2/eval_results/tables")
+    ap.add_argument("--tables", type=Path, default=CACHE_TABLES)
     ap.add_argument("--split", default="test")
     ap.add_argument("--run", action="store_true", help="compute the language model's tables first")
     ap.add_argument("--replications", type=int, default=3)
@@ -159,7 +166,7 @@ def main() -> None:
         table = table_markdown(out / f"{task}_{args.split}.json")
         if table:
             parts.append(table.replace("### ", "#### Full table: ", 1))
-    shown = [" ".join(shlex.quote(a) for a in cmd).replace(CLI, "motiongpt2") for cmd in plan]
+    shown = [shown_command(cmd, args.split, args.tables) for cmd in plan]
     body = (f"The evaluated model `{args.model.name}` (its best step) was trained on these 2 CPU cores "
             "(wall time includes pauses for other jobs):\n\n" + training_of(args.model) +
             "\n\nThe commands:\n\n```bash\n" + "\n".join(shown) + "\n```\n\n" + "\n\n".join(parts))

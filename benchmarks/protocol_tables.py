@@ -22,11 +22,18 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import BUNDLED_EVALUATOR, ROOT, reference_tokenizer, write_section  # noqa: E402
+from _report import (  # noqa: E402
+    BUNDLED_EVALUATOR,
+    CACHE_TABLES,
+    CLI,
+    ROOT,
+    reference_tokenizer,
+    shown_command,
+    write_section,
+)
 
 from motiongpt2.eval.protocol import TASKS, format_markdown  # noqa: E402
 
-CLI = str(Path(sys.executable).with_name("motiongpt2"))
 DATA = Path("~/.cache/motiongpt2/datasets/real-body").expanduser()
 
 
@@ -51,7 +58,7 @@ def table_markdown(path: Path) -> str | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tables", type=Path, default=Path.home() / ".cache/motiongpt2/eval_results/tables")
+    ap.add_argument("--tables", type=Path, default=CACHE_TABLES)
     ap.add_argument("--split", default="test")
     ap.add_argument("--run", action="store_true", help="compute the tables first")
     ap.add_argument("--replications", type=int, default=20)
@@ -73,7 +80,7 @@ def main() -> None:
         parts.append(table.replace("### ", "#### T2M-GPT baseline: ", 1))
     if not parts:
         sys.exit(f"no tables in {args.tables}: run with --run first")
-    shown = [" ".join(shlex.quote(a) for a in cmd).replace(CLI, "motiongpt2") for _, cmd in plan]
+    shown = [shown_command(cmd, args.split, args.tables) for _, cmd in plan]
     body = ("The commands (one per table):\n\n```bash\n" + "\n".join(shown) + "\n```\n\n" + "\n\n".join(parts))
     print(body)
     write_section("Protocol tables (`benchmarks/protocol_tables.py`)", "python benchmarks/protocol_tables.py --run",

@@ -32,9 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import (  # noqa: E402
-    BUNDLED_EVALUATOR, BUNDLED_TOKENIZER, ROOT, bundle_source, reference_tokenizer, write_section)
-
-CLI = str(Path(sys.executable).with_name("motiongpt2"))
+    BUNDLED_EVALUATOR, BUNDLED_TOKENIZER, CLI, ROOT, bundle_source, reference_tokenizer, write_section)
 DATASETS = "~/.cache/motiongpt2/datasets"
 
 

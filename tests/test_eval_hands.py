@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from motiongpt2.eval.hands import DESCRIPTOR_DIM, HAND_JOINTS, hand_descriptors, hand_fid, has_hands
+from motiongpt2.eval.hands import (
+    DESCRIPTOR_DIM,
+    HAND_JOINTS,
+    hand_descriptors,
+    hand_fid,
+    has_hands,
+)
 from motiongpt2.motion.features import extract_features, feature_slices
 from motiongpt2.motion.skeleton import WHOLEBODY
 from motiongpt2.motion.synthetic import synthetic_walk
