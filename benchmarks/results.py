@@ -276,8 +276,11 @@ def sections() -> list[tuple[str, str, str]]:
     t2m = lm_tables(["t2m"])
     if t2m and stored("tables/t2mgpt/t2m_test.json") is not None:  # Table I is not written without T2M-GPT
         how = f"How the model was trained:\n\n{training.read_text().strip()}\n\n" if training.exists() else ""
+        gemma = ("\n\nOurs with Gemma-3-270M was trained at reduced size only (100 + 100 steps); it is compared with "
+                 "SmolLM2 at that same size in \"Backbone: Gemma-3-270M (reduced size)\"."
+                 if stored("ablation/gemma/t2m_test.json") else "")
         out.append(("Text to motion (paper Table I)",
-                    "python benchmarks/protocol_tables.py --run; " + lm_cmd("t2m"), how + t2m[0]))
+                    "python benchmarks/protocol_tables.py --run; " + lm_cmd("t2m"), how + t2m[0] + gemma))
     m2t = lm_tables(["m2t"])
     if m2t:
         out.append(("Motion to text (paper Table IV)", lm_cmd("m2t"), m2t[0]))

@@ -121,7 +121,7 @@ def test_real_row_first_and_provenance(data, evaluator_dir, tmp_path):
     assert json.loads((tmp_path / "t2m_test.json").read_text())["rows"][0]["method"] == "Real"
 
 
-def test_whole_body_t2m_adds_hand_fid(tmp_path_factory):
+def test_whole_body_t2m_and_tokenizer_add_hand_fid(tmp_path_factory):
     root = _dataset(tmp_path_factory.mktemp("wb_ds"), {"train": 36, "val": 4, "test": 34}, skel=WHOLEBODY)
     ev = _untrained_evaluator(root, tmp_path_factory.mktemp("wb_ev") / "step-00000001")
     res = evaluate("t2m", root, ev, generator=NoiseGenerator(623), replications=2, seed=0,
@@ -130,6 +130,10 @@ def test_whole_body_t2m_adds_hand_fid(tmp_path_factory):
     real, noise = (r["metrics"]["Hand-FID"][0] for r in res["rows"])
     assert 0.0 <= real < noise  # two real passes over the same fingers vs noise fingers
     assert "Hand FID" in format_markdown(res)
+    rec = evaluate("tokenizer", root, ev, generator=NoiseGenerator(623), replications=1, seed=0, settings=SMALL)
+    assert rec["columns"][-1] == ["Hand-FID", "Hand FID ↓"]
+    real, identity = (r["metrics"]["Hand-FID"][0] for r in rec["rows"])
+    assert identity == pytest.approx(real)  # perfect reconstructions have the real fingers
 
 
 def test_identical_seeds_identical_results(data, evaluator_dir):

@@ -36,7 +36,7 @@ Motions are raw ``(T, D)`` features in the dataset's feature space (not normalis
 normalises them with the *evaluator's own* statistics. Generated motions shorter than the evaluator's
 unit length are an error.
 
-**Hands.** On whole-body (623-d) features the t2m tasks add a *Hand FID* column (:mod:`.hands`: a
+**Hands.** On whole-body (623-d) features the t2m and tokenizer tasks add a *Hand FID* column (:mod:`.hands`: a
 text-free Fréchet distance of finger-motion descriptors against the second pass), over all pairs only,
 because captions say little about fingers and the evaluator's FID hardly sees them.
 
@@ -97,9 +97,18 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
 
 def columns_of(task: str, dim: int) -> list[tuple[str, str]]:
     """The table columns of ``task`` on ``dim``-wide features: :data:`COLUMNS`, plus Hand FID
-    (:mod:`.hands`) for t2m tasks on whole-body features."""
-    extra = [("Hand-FID", "Hand FID ↓")] if task.startswith("t2m") and has_hands(dim) else []
-    return COLUMNS[task] + extra
+    (:mod:`.hands`) for the t2m and tokenizer tasks on whole-body features."""
+    hands = (task.startswith("t2m") or task == "tokenizer") and has_hands(dim)
+    return COLUMNS[task] + ([("Hand-FID", "Hand FID ↓")] if hands else [])
+
+
+def _hand_scorer(dim: int, reference: Sequence[np.ndarray]):
+    """``motions -> Hand FID`` against the ``reference`` crops (the second pass), or ``None`` for features
+    without hands."""
+    if not has_hands(dim):
+        return None
+    ref = hand_descriptors(reference)
+    return lambda motions: hand_fid(ref, hand_descriptors(motions))
 
 
 @runtime_checkable
@@ -305,7 +314,7 @@ def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, 
     real1 = emb.motions(d1.crops, d1.keys)
     real2 = emb.motions(d2.crops, d2.keys)
     G.set_reference(real2)
-    real2_hands = hand_descriptors(d2.crops) if has_hands(pairs.dim) else None
+    hand_score = _hand_scorer(pairs.dim, d2.crops)
     div_times = min(st.diversity_times, n - 1)
     conds: list[dict] = []
     for c in d1.crops:
@@ -336,8 +345,8 @@ def _rep_t2m(task, pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, 
         out["Diversity"] = diversity(gen_emb, rng, div_times)
         if mm is not None:
             out["MultiModality"] = mm[0]
-        if real2_hands is not None:
-            out["Hand-FID"] = hand_fid(real2_hands, hand_descriptors(gen_motions))
+        if hand_score is not None:
+            out["Hand-FID"] = hand_score(gen_motions)
         pose = None
         if mode is not None and gen_motions is not None:
             gen_j = real_j if gen_motions is d1.crops else [_joints(m) for m in gen_motions]
@@ -484,6 +493,7 @@ def _rep_tokenizer(pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, 
     real2 = emb.motions(d2.crops, d2.keys)
     G.set_reference(real2)
     div_times = min(st.diversity_times, n - 1)
+    hand_score = _hand_scorer(pairs.dim, d2.crops)
 
     def mpjpe_errs(motions):
         errs = []
@@ -492,21 +502,23 @@ def _rep_tokenizer(pairs, E, emb, methods, rng, st: EvalSettings, timer, notes, 
             errs.append(mpjpe(_joints(m[:L])[None], _joints(c[:L])[None], root_align=True))
         return errs
 
-    def score(name, g_emb, errs):
+    def score(name, g_emb, errs, motions):
         out = {"FID": fid(real2, g_emb), "MPJPE": 1000.0 * float(np.mean(errs)) if errs is not None else 0.0,
                "Diversity": diversity(g_emb, rng, div_times)}
+        if hand_score is not None:
+            out["Hand-FID"] = hand_score(motions)
         for g in G.active():
             G.put(name, g, {"FID": G.fid(g, g_emb), "MPJPE": 1000.0 * G.mean(g, errs) if errs is not None else 0.0,
                             "Diversity": G.diversity(g, g_emb)})
         return out
 
-    rows = {"Real": score("Real", real1, None)}
+    rows = {"Real": score("Real", real1, None, d1.crops)}
     conds = [{"motion": c} for c in d1.crops]
     for name, g in methods:
         outs, keys = _gen(g, timer, "tokenizer", None, conds, rng)
         motions = _check_motions(outs, n, name, pairs.dim, u)
         g_emb = emb.motions(motions, keys)
-        rows[name] = score(name, g_emb, mpjpe_errs(motions))
+        rows[name] = score(name, g_emb, mpjpe_errs(motions), motions)
     return rows
 
 
