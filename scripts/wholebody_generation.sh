@@ -30,6 +30,6 @@ for name in $ONLY; do
 done
 $M train-evaluator -d "$DATA" -o "$OUT/evaluator" -c configs/eval/evaluator_guo_glove50.yaml --max-steps "$EVAL_STEPS"
 for name in $ONLY; do
-  TOKENIZER=$OUT/$name/best OUT=$OUT/lm/$name TASKS=t2m EVALUATOR=$OUT/evaluator \
-      bash scripts/ablations.sh pretrained
+  EVALUATOR=$OUT/evaluator TOKENIZER=$OUT/$name/best OUT=$OUT/lm/$name TASKS=t2m \
+      bash scripts/ablations.sh pretrained  # (OUT last: a prefix assignment sees the ones before it)
 done
