@@ -119,12 +119,11 @@ def training_rows(model: Path) -> str:
         steps = int(meta["step"])
         tokens = steps * sum(r["tokens"] for r in train) / max(len(train), 1)
         wall = (datetime.fromisoformat(meta["time"]) - datetime.fromisoformat(start["time"])).total_seconds() / 60
+        vals = (m.get("val_loss"), m.get("val_loss_t2m", m.get("val_loss_align-t2m")),
+                m.get("val_loss_m2t", m.get("val_loss_align-m2t")), m.get("val_motion_acc"))
         stages.append(f"| {start['stage']} | `{run.name}` | {steps} of {start['total_steps']} | "
                       f"{steps * start['micro_batch'] * start.get('processes', 1):,} | {tokens:,.0f} | {wall:.0f} | "
-                      f"{m.get('val_loss', float('nan')):.3f} | "
-                      f"{m.get('val_loss_t2m', m.get('val_loss_align-t2m', float('nan'))):.3f} | "
-                      f"{m.get('val_loss_m2t', m.get('val_loss_align-m2t', float('nan'))):.3f} | "
-                      f"{m.get('val_motion_acc', float('nan')):.3f} |")
+                      + " | ".join("–" if v is None or v != v else f"{v:.3f}" for v in vals) + " |")  # – : not trained
         init = start.get("init")
         run = Path(init).parent if init else None
     return "\n".join(lines + stages[::-1])
