@@ -61,15 +61,17 @@ def lm_cmd(task: str) -> str:
 
 # --------------------------------------------------------------------------- the store
 WHOLEBODY_TOKENIZERS = ("part_aware", "plain")
+WHOLEBODY_LABELS = {"part_aware": "Part-Aware VQ-VAE", "plain": "plain VQ-VAE"}
 
 
 def collect(tables: Path, ablations: Path, model: Path, wholebody: Path | None = None) -> int:
     """Copy fresh tables (and the training tables of the runs) into ``docs/results``; returns how many."""
     n = 0
     for name in WHOLEBODY_TOKENIZERS if wholebody is not None else ():
-        src = wholebody / "eval" / f"{name}.json"
-        if src.exists():
-            n += _copy(src, STORE / "wholebody" / src.name)
+        for src, dst in ((wholebody / "eval" / f"{name}.json", f"{name}.json"),
+                         (wholebody / "eval" / f"tokenizer_{name}" / "tokenizer_test.json", f"tokenizer_{name}_test.json")):
+            if src.exists():
+                n += _copy(src, STORE / "wholebody" / dst)
     for src in sorted(tables.rglob("*_test.json")) if tables.exists() else []:
         n += _copy(src, STORE / "tables" / src.relative_to(tables))
     for arm in sorted(p for p in ablations.iterdir() if p.is_dir()) if ablations.exists() else []:
@@ -173,6 +175,22 @@ def wholebody_results() -> list[dict] | None:
     return [r for res in loaded for r in (res if isinstance(res, list) else [res])]
 
 
+def wholebody_protocol() -> str:
+    """The tokenizer task of the protocol for both whole-body tokenizers (FID with the whole-body evaluator,
+    Hand FID), or ``""`` unless both are stored."""
+    results = [stored(f"wholebody/tokenizer_{name}_test.json") for name in WHOLEBODY_TOKENIZERS]
+    if any(r is None for r in results):
+        return ""
+    cmd = ("motiongpt2 evaluate --task tokenizer -d ~/.cache/motiongpt2/datasets/wholebody-composite "
+           "-e runs/wholebody/evaluator --generator tokenizer:runs/wholebody/NAME/best --replications "
+           f"{results[0]['replications']} -o runs/wholebody/eval/tokenizer_NAME")
+    return ("\n\nThe same reconstructions in the evaluation protocol (`" + cmd + "`, NAME = part_aware / plain): FID "
+            "with the whole-body evaluator of the generation-level section below, and Hand FID, which compares "
+            "the fingers' pose, spread and speed with the real test clips'.\n\n"
+            + side_by_side("tokenizer task on wholebody-composite (test split)",
+                           [("", results[0]), *((WHOLEBODY_LABELS[n], r) for n, r in zip(WHOLEBODY_TOKENIZERS, results))]))
+
+
 def wholebody_generation() -> tuple[str, str] | None:
     """``(command, body)`` of Table XI at generation level, or ``None`` unless both arms' t2m tables are stored."""
     results = [stored(f"wholebody/lm/{name}/t2m_test.json") for name in WHOLEBODY_TOKENIZERS]
@@ -182,13 +200,12 @@ def wholebody_generation() -> tuple[str, str] | None:
     reps = sorted({r["replications"] for r in results})
     env = (f"STEPS={'/'.join(map(str, steps))} " if steps != [100] else "") + \
         (f"REPS={'/'.join(map(str, reps))} " if reps != [1] else "")
-    labels = {"part_aware": "Part-Aware VQ-VAE", "plain": "plain VQ-VAE"}
     body = [side_by_side("t2m on wholebody-composite (test split)",
-                         [("", results[0]), *((labels[n], r) for n, r in zip(WHOLEBODY_TOKENIZERS, results))])]
+                         [("", results[0]), *((WHOLEBODY_LABELS[n], r) for n, r in zip(WHOLEBODY_TOKENIZERS, results))])]
     for name in WHOLEBODY_TOKENIZERS:
         training = STORE / "wholebody" / "lm" / name / "training.md"
         if training.exists():
-            body.append(f"Training with the {labels[name]}:\n\n" + training.read_text().strip())
+            body.append(f"Training with the {WHOLEBODY_LABELS[name]}:\n\n" + training.read_text().strip())
     return env + "bash scripts/wholebody_generation.sh", "\n\n".join(body)
 
 
@@ -313,7 +330,7 @@ def sections() -> list[tuple[str, str, str]]:
                     "`wholebody-composite` (real body mocap with real ManipNet finger mocap attached at the wrists: "
                     "the hands move independently of the captions, so this corpus tests reconstruction, not "
                     "text-conditioned hands). The paper trains on Motion-X, which cannot be shipped.\n\n"
-                    + format_reconstruction_table(wholebody)))
+                    + format_reconstruction_table(wholebody) + wholebody_protocol()))
     generation = wholebody_generation()
     if generation:
         command, body = generation
@@ -343,7 +360,9 @@ def sections() -> list[tuple[str, str, str]]:
             ("LoRA rank (paper Table XII, reduced size)", ["r8", "pretrained", "r64"],
              "LoRA rank r at the same alpha (16), 100 + 100 steps each.", ("t2m",)),
             ("Backbone: Gemma-3-270M (reduced size)", ["pretrained", "gemma"],
-             "The same recipe on Gemma-3-270M, 100 + 100 steps each.", ("t2m", "m2t"))):
+             "The same recipe (100 + 100 steps of 8 samples, LoRA r 32, same data, seeds and evaluator) on "
+             "Gemma-3-270M (268M parameters, 262k-token vocabulary) and on SmolLM2-135M (49k tokens). The paper's "
+             "backbones are LLaMA-3.1-8B and Gemma-7B.", ("t2m", "m2t"))):
         res = arms_table(arms, tasks)
         if res:
             body, present = res
