@@ -23,14 +23,12 @@ import numpy as np
 
 from motiongpt2.eval.metrics import fid
 from motiongpt2.motion.features import feature_slices
-from motiongpt2.motion.skeleton import FEATURE_DIMS, WHOLEBODY
+from motiongpt2.motion.skeleton import FEATURE_DIMS, FINGER_JOINTS, FINGER_WRISTS, WHOLEBODY
 
 __all__ = ["DESCRIPTOR_DIM", "HAND_JOINTS", "hand_descriptors", "hand_fid", "has_hands"]
 
-#: Finger joints of :data:`WHOLEBODY` (indices 22..51) and the wrist each hangs from.
-HAND_JOINTS = np.arange(22, WHOLEBODY.n_joints)
-_WRIST_OF = np.where(HAND_JOINTS < 37, WHOLEBODY.joint_names.index("left_wrist"),
-                     WHOLEBODY.joint_names.index("right_wrist"))
+#: Finger joints of :data:`WHOLEBODY` (indices 22..51); :data:`FINGER_WRISTS` holds the wrist of each.
+HAND_JOINTS = FINGER_JOINTS
 #: Length of one clip's descriptor: mean and std of 30 × 3 wrist-relative positions, 30 mean speeds.
 DESCRIPTOR_DIM = 2 * 3 * len(HAND_JOINTS) + len(HAND_JOINTS)
 _RIC = feature_slices(WHOLEBODY.n_joints)["ric"]
@@ -50,7 +48,7 @@ def hand_descriptors(motions: Sequence[np.ndarray], fps: float = WHOLEBODY.fps) 
         if m.ndim != 2 or m.shape[1] != WHOLEBODY.feature_dim:
             raise ValueError(f"motion #{i} has shape {m.shape}, expected (T, {WHOLEBODY.feature_dim})")
         ric = m[:, _RIC].reshape(len(m), -1, 3)                    # joints 1..51 (root is not in ric)
-        rel = ric[:, HAND_JOINTS - 1] - ric[:, _WRIST_OF - 1]      # (T, 30, 3) m
+        rel = ric[:, HAND_JOINTS - 1] - ric[:, FINGER_WRISTS - 1]  # (T, 30, 3) m
         speed = np.linalg.norm(np.diff(rel, axis=0), axis=-1).mean(0) * fps if len(m) > 1 else np.zeros(30)
         out[i] = np.concatenate([rel.mean(0).ravel(), rel.std(0).ravel(), speed])
     return out

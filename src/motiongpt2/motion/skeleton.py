@@ -234,6 +234,22 @@ WHOLEBODY = Skeleton(
     mirror=_mirror_table(_WB_NAMES),
 )
 
+
+
+def _finger_wrists(skel: Skeleton, n_body: int) -> tuple[np.ndarray, np.ndarray]:
+    fingers = np.arange(n_body, skel.n_joints)
+    wrists = []
+    for j in fingers:
+        while j >= n_body:  # climb to the first body joint: the wrist
+            j = skel.parents[j]
+        wrists.append(j)
+    return fingers, np.asarray(wrists, np.int64)
+
+
+#: The whole-body skeleton's 30 finger joints (22..51: left hand, then right) and the wrist each hangs from
+#: (20 left, 21 right), read from its parents.
+FINGER_JOINTS, FINGER_WRISTS = _finger_wrists(WHOLEBODY, HUMANML3D.n_joints)
+
 SKELETONS: dict[str, Skeleton] = {s.name: s for s in (HUMANML3D, KIT, WHOLEBODY)}
 FEATURE_DIMS: dict[int, Skeleton] = {s.feature_dim: s for s in SKELETONS.values()}
 

@@ -36,14 +36,14 @@ import torch
 from torch import nn
 
 from ..motion.features import recover_from_ric
-from ..motion.skeleton import skeleton_for_dim
+from ..motion.skeleton import FINGER_JOINTS, FINGER_WRISTS, skeleton_for_dim
 from ..runtime import autocast_context, resolve_device
 from .checkpoint import load_checkpoint
 from .data import ClipDataset, make_eval_loader, open_split
 
 __all__ = ["evaluate_tokenizer", "reconstruction_metrics", "format_reconstruction_table"]
 
-_LEFT_WRIST, _RIGHT_WRIST = 20, 21
+_FINGERS, _WRISTS = torch.as_tensor(FINGER_JOINTS), torch.as_tensor(FINGER_WRISTS)
 
 
 class _CodeCounter:
@@ -138,11 +138,8 @@ def reconstruction_metrics(model: nn.Module, loader: Iterable, device: torch.dev
         if whole_body:
             add("body_mpjpe", (err[..., :22].mean(-1) * fmf).sum())
             add("hand_mpjpe", (err[..., 22:].mean(-1) * fmf).sum())
-            left = (jr[..., 22:37, :] - jr[..., _LEFT_WRIST: _LEFT_WRIST + 1, :]) - \
-                   (jg[..., 22:37, :] - jg[..., _LEFT_WRIST: _LEFT_WRIST + 1, :])
-            right = (jr[..., 37:52, :] - jr[..., _RIGHT_WRIST: _RIGHT_WRIST + 1, :]) - \
-                    (jg[..., 37:52, :] - jg[..., _RIGHT_WRIST: _RIGHT_WRIST + 1, :])
-            werr = torch.cat([left, right], dim=-2).norm(dim=-1)          # (B, T, 30)
+            werr = ((jr[..., _FINGERS, :] - jr[..., _WRISTS, :])                # (B, T, 30): each finger
+                    - (jg[..., _FINGERS, :] - jg[..., _WRISTS, :])).norm(dim=-1)  # joint from its own wrist
             add("hand_mpjpe_wrist", (werr.mean(-1) * fmf).sum())
     if was_training:
         model.train()
